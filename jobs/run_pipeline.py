@@ -1,0 +1,37 @@
+"""Run every journeylake stage in order and print a summary.
+
+    .venv/bin/python jobs/run_pipeline.py [--config FILE] [--lake DIR] [--ga4 DIR] [--as-of TIMESTAMP]
+
+Without --ga4 the generated sample world is used (generated first if missing);
+with --ga4 DIR the GA4 export files under DIR are ingested instead. Exits
+non-zero when a stage or a critical expectation fails.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from journeylake.cli import base_parser, config_from_args, make_context, parse_as_of
+from journeylake.config import with_overrides
+from journeylake.stages.pipeline import run_pipeline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--ga4", help="folder of GA4 export files (Parquet or NDJSON) to ingest")
+    args = parser.parse_args(argv)
+    config = with_overrides(config_from_args(args), **{"input.ga4_dir": args.ga4})
+    context = make_context(config, parse_as_of(args.as_of), args.run_id)
+    results = run_pipeline(context)
+    for result in results:
+        print(result.summary_line())
+    failed = [r for r in results if r.failed]
+    if failed:
+        print(f"pipeline FAILED at stage {failed[0].stage}: {failed[0].message}", file=sys.stderr)
+        return 1
+    print(f"pipeline ok: run {context.run_id}, {sum(r.seconds for r in results):.1f}s, lake {context.lake}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

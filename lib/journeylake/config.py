@@ -1,0 +1,240 @@
+"""One typed configuration for every job, loaded from TOML with documented defaults.
+
+Every threshold the pipeline uses lives here, with its default, so that a run is
+described by one file (``conf/default.toml`` documents each key). Jobs load a
+file with :func:`load_config` and apply command-line overrides with
+:func:`with_overrides`; library functions take the section they need.
+
+Secrets never live here: the database password and cloud credentials come from
+the environment or the platform (see ``BackendConfig.password_env``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "conf" / "default.toml"
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    root: str = "lakehouse"  # Delta tables live at <root>/<layer>/<table>
+    checkpoint_dir: str = ""  # default: <root>/_checkpoints
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    sample_dir: str = "data/sample"  # where the generated sample world is written and read
+    ga4_dir: str = ""  # GA4 export Parquet/JSON files; empty: use the generated sample
+    sample_seed: int = 42
+    sample_scale: float = 1.0  # 1.0 is the default world (a few hundred thousand events)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    # Events later than as-of plus this many hours are quarantined as "future timestamp".
+    max_future_hours: int = 24
+    # Events before this date are quarantined as "timestamp too old" (GA4 started in 2019).
+    min_event_date: str = "2015-01-01"
+    # Salt for hashing e-mails and phones; read from this environment variable.
+    pii_salt_env: str = "JOURNEYLAKE_PII_SALT"
+    # Used when the variable is unset, so local runs work; production must set it.
+    pii_salt_default: str = "journeylake-local-salt"
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    max_devices_per_login: int = 10  # a login on more devices is a shared/test account
+    max_logins_per_device: int = 3  # a device with more logins is shared (household tablet, kiosk)
+    max_devices_per_email: int = 10
+    max_devices_per_phone: int = 10
+    max_devices_per_fingerprint: int = 5
+    max_component_size: int = 50  # nodes; larger components are split back to their devices
+    use_fingerprint_edges: bool = False  # probabilistic; off by default because it costs precision
+    blocked_values: tuple[str, ...] = (
+        "",
+        "unknown",
+        "0",
+        "null",
+        "none",
+        "(not set)",
+        "(data deleted)",
+        "<other>",
+        "<obfuscated>",
+        "undefined",
+        "test@example.com",
+    )
+    # GraphFrames connectedComponents settings (used where the GraphFrames jar is attached).
+    cc_algorithm: str = "two_phase"
+    cc_broadcast_threshold: int = -1
+    cc_checkpoint_interval: int = 2
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    session_timeout_minutes: int = 30
+    engaged_min_seconds: int = 10  # GA4: engaged if >= 10 s, or a conversion, or >= 2 page views
+    engaged_min_page_views: int = 2
+
+
+@dataclass(frozen=True)
+class JourneyConfig:
+    journey_timeout_days: int = 14
+    max_journey_days: int = 90
+    inactivity_hours: int = 72  # INTENT/CONSIDERING journeys idle this long are abandoned (inactive)
+    # Engagement score thresholds that move a journey AWARE -> CONSIDERING.
+    considering_min_engagement_seconds: int = 30
+    considering_min_page_views: int = 3
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    lookback_days: int = 30
+    lookback_days_by_conversion: tuple[tuple[str, int], ...] = ()  # (conversion_type, days) overrides
+    half_life_days: float = 7.0
+    position_first_weight: float = 0.4
+    position_last_weight: float = 0.4
+    markov_order: int = 1
+    shapley_max_channels: int = 12  # rarer channels are bucketed into "Other" so 2^n stays bounded
+
+
+@dataclass(frozen=True)
+class AbandonmentConfig:
+    cost_penalty_rate: float = 0.15
+    state_weights: tuple[tuple[str, float], ...] = (
+        ("UNAWARE", 0.1),
+        ("AWARE", 0.2),
+        ("CONSIDERING", 0.5),
+        ("INTENT", 0.8),
+        ("CONVERTED", 0.0),
+    )
+    reason_multipliers: tuple[tuple[str, float], ...] = (
+        ("timed_out", 1.0),
+        ("inactive", 1.0),
+        ("competitor", 1.5),
+        ("budget", 0.6),
+        ("fatigue", 0.7),
+        ("manual", 0.3),
+    )
+    time_factor_per_day: float = 0.01  # time factor = 1 + days_active * this
+    fatigue_min_impressions: int = 10
+    manual_journey_ids: tuple[str, ...] = ()
+    default_conversion_value: float = 50.0  # expected order value where history has none
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    # Empty jdbc_url: read the generated backend files under the sample dir instead.
+    jdbc_url: str = ""
+    user: str = "journeylake"
+    password_env: str = "JOURNEYLAKE_DB_PASSWORD"  # the password is read from this variable only
+    num_partitions: int = 4
+    fetch_size: int = 10000
+
+
+@dataclass(frozen=True)
+class BigQueryConfig:
+    enabled: bool = False  # publishing is an optional final stage of run_pipeline
+    project: str = ""
+    dataset: str = "journeylake"
+    location: str = "US"
+    staging_uri: str = ""  # gs://bucket/prefix
+    api_endpoint: str = ""  # set for the local emulator
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    enabled: bool = True
+    suites_dir: str = "expectations"
+    report_dir: str = "reports/expectations"
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[*]"
+    shuffle_partitions: int = 0  # 0: two per core for local runs
+    driver_memory: str = "4g"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    lake: LakeConfig = field(default_factory=LakeConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    journey: JourneyConfig = field(default_factory=JourneyConfig)
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    abandonment: AbandonmentConfig = field(default_factory=AbandonmentConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    bigquery: BigQueryConfig = field(default_factory=BigQueryConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+
+_T = TypeVar("_T")
+
+
+def _build(cls: type[_T], values: dict[str, Any], where: str) -> _T:
+    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys."""
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown config key(s) in [{where}]: {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f"{where}.{name}" if where else name)
+        elif isinstance(default, tuple):
+            kwargs[name] = _as_tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    """TOML arrays and tables become tuples (hashable, frozen); tables become (key, value) pairs."""
+    if isinstance(value, dict):
+        return tuple((k, v) for k, v in value.items())
+    return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Load ``path`` (default ``conf/default.toml``); missing keys keep their defaults."""
+    config_path = Path(path) if path else DEFAULT_CONFIG_PATH
+    if not config_path.exists():
+        if path:
+            raise FileNotFoundError(f"config file not found: {config_path}")
+        return PipelineConfig()
+    with config_path.open("rb") as handle:
+        return _build(PipelineConfig, tomllib.load(handle), "")
+
+
+def with_overrides(config: PipelineConfig, **overrides: Any) -> PipelineConfig:
+    """Return ``config`` with dotted-path overrides applied, ignoring None values.
+
+    ``with_overrides(cfg, **{"lake.root": "/tmp/lake"})``
+    """
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section_name, _, key = dotted.partition(".")
+        section = getattr(config, section_name)
+        config = dataclasses.replace(config, **{section_name: dataclasses.replace(section, **{key: value})})
+    return config
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def validate_identifier(value: str, what: str) -> str:
+    """Reject names that would be interpolated into SQL or paths unless they are plain identifiers."""
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"invalid {what} {value!r}: only letters, digits and underscores are allowed")
+    return value

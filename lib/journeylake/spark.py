@@ -1,0 +1,87 @@
+"""The one SparkSession factory used by every job, notebook and test.
+
+On Databricks or Dataproc a session already exists (with Delta and the cluster's
+libraries attached by the platform): :func:`get_spark` returns it and only sets
+the session-level options we rely on. Locally it builds a session with the Delta
+extension, the jars that ``make setup`` resolved with Maven into ``jars/``, a
+checkpoint directory, UTC time and shuffle partitions sized to the cores.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+JARS_DIR_ENV = "JOURNEYLAKE_JARS_DIR"
+DEFAULT_JARS_DIR = PROJECT_ROOT / "jars"
+SHUFFLE_PARTITIONS_PER_CORE = 2
+# Delta reads its log with this many partitions; its default (50) makes every
+# small-table commit schedule 50 tasks, which dominates local runs.
+DELTA_SNAPSHOT_PARTITIONS = 4
+
+
+def jar_paths(jars_dir: str | Path | None = None) -> list[str]:
+    """The jars resolved by ``make setup``; empty when none are there (a cluster attaches its own)."""
+    folder = Path(jars_dir or os.environ.get(JARS_DIR_ENV) or DEFAULT_JARS_DIR)
+    return sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
+
+
+def get_spark(
+    app_name: str = "journeylake",
+    *,
+    master: str | None = None,
+    shuffle_partitions: int = 0,
+    checkpoint_dir: str | None = None,
+    driver_memory: str = "4g",
+    ui: bool = True,
+    extra_conf: dict[str, str] | None = None,
+) -> SparkSession:
+    """Return the active session, or build a local one configured for journeylake.
+
+    ``shuffle_partitions=0`` picks two per local core. ``checkpoint_dir`` defaults
+    to a folder under the system temp dir (GraphFrames and iterative joins need one).
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        _apply_session_conf(active, shuffle_partitions, checkpoint_dir)
+        return active
+
+    cores = os.cpu_count() or 2
+    partitions = shuffle_partitions or max(2, cores * SHUFFLE_PARTITIONS_PER_CORE)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(master or os.environ.get("JOURNEYLAKE_SPARK_MASTER", f"local[{cores}]"))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.databricks.delta.snapshotPartitions", str(DELTA_SNAPSHOT_PARTITIONS))
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.ui.enabled", str(ui).lower())
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    )
+    jars = jar_paths()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    for key, value in (extra_conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    _apply_session_conf(spark, 0, checkpoint_dir)
+    return spark
+
+
+def _apply_session_conf(spark: SparkSession, shuffle_partitions: int, checkpoint_dir: str | None) -> None:
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    if shuffle_partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    if checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(checkpoint_dir)
+    elif not spark.sparkContext.getCheckpointDir():
+        spark.sparkContext.setCheckpointDir(str(Path(os.environ.get("TMPDIR", "/tmp")) / "journeylake-checkpoints"))
