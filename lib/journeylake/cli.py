@@ -48,6 +48,7 @@ def make_context(config: PipelineConfig, as_of: datetime | None, run_id: str | N
     return RunContext(
         spark=spark,
         config=config,
-        run_id=run_id or f"run-{effective_as_of:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        run_id=run_id or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
         as_of=effective_as_of,
+        as_of_explicit=as_of is not None,
     )

@@ -30,6 +30,9 @@ class RunContext:
     config: PipelineConfig
     run_id: str
     as_of: datetime  # the run's notion of "now" (UTC); never the wall clock, so reruns agree
+    # False when --as-of was not given: the pipeline then moves as_of to the latest
+    # event time in bronze after ingestion, so reruns of the same input agree.
+    as_of_explicit: bool = True
 
     @property
     def lake(self) -> str:

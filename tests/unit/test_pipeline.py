@@ -1,0 +1,76 @@
+"""The pipeline runner: run lock, failing stages, run records."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from journeylake.config import PipelineConfig, with_overrides
+from journeylake.io.delta import read_table, table_path
+from journeylake.io.runs import LOCK_FILE, RunLockedError, run_lock
+from journeylake.stages import RunContext, StageResult
+from journeylake.stages.pipeline import run_pipeline
+
+pytestmark = pytest.mark.unit
+
+AS_OF = datetime(2021, 1, 31, 0, 0, 0)
+
+
+def _context(spark: SparkSession, lake: Path, run_id: str = "r1") -> RunContext:
+    config = with_overrides(PipelineConfig(), **{"lake.root": str(lake)})
+    return RunContext(spark=spark, config=config, run_id=run_id, as_of=AS_OF)
+
+
+def test_second_run_on_a_locked_lake_fails_with_the_holder_named(tmp_path: Path) -> None:
+    with run_lock(tmp_path, "first"), pytest.raises(RunLockedError, match="locked by run first"):
+        with run_lock(tmp_path, "second"):
+            pass
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    # pid 2**22 + 1 is above the default pid_max, so no live process has it.
+    (tmp_path / LOCK_FILE).write_text(json.dumps({"run_id": "crashed", "pid": 2**22 + 1, "host": _host()}))
+    with run_lock(tmp_path, "rerun"):
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["run_id"] == "rerun"
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def test_failing_stage_stops_the_run_and_is_recorded(spark: SparkSession, tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def ok_stage(context: RunContext) -> StageResult:
+        calls.append("ok")
+        return StageResult(stage="ok", rows_out={"gold.things": 3})
+
+    def broken_stage(context: RunContext) -> StageResult:
+        raise ValueError("bad input")
+
+    def never_stage(context: RunContext) -> StageResult:
+        calls.append("never")
+        return StageResult(stage="never")
+
+    results = run_pipeline(
+        _context(spark, tmp_path),
+        stages=[("first", ok_stage), ("second", broken_stage), ("third", never_stage)],
+    )
+
+    assert [(r.stage, r.failed) for r in results] == [("first", False), ("second", True)]
+    assert results[1].message == "ValueError: bad input"
+    assert calls == ["ok"]
+    runs = {r["stage"]: r for r in read_table(spark, table_path(tmp_path, "meta", "runs")).collect()}
+    assert set(runs) == {"first", "second", "pipeline"}
+    assert runs["first"]["rows_out"] == {"gold.things": 3}
+    assert runs["second"]["status"] == "failed"
+    assert runs["pipeline"]["message"] == "failed at second: ValueError: bad input"
+    assert not (tmp_path / LOCK_FILE).exists()
