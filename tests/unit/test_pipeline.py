@@ -26,9 +26,12 @@ def _context(spark: SparkSession, lake: Path, run_id: str = "r1") -> RunContext:
 
 
 def test_second_run_on_a_locked_lake_fails_with_the_holder_named(tmp_path: Path) -> None:
-    with run_lock(tmp_path, "first"), pytest.raises(RunLockedError, match="locked by run first"):
-        with run_lock(tmp_path, "second"):
-            pass
+    with (
+        run_lock(tmp_path, "first"),
+        pytest.raises(RunLockedError, match="locked by run first"),
+        run_lock(tmp_path, "second"),
+    ):
+        pass
     assert not (tmp_path / LOCK_FILE).exists()
 
 
