@@ -23,9 +23,15 @@ pytestmark = pytest.mark.integration
 
 PASSWORD_ENV = "JOURNEYLAKE_TEST_DB_PASSWORD"
 ORDERS = [
-    {"order_id": i, "user_id": 100 + i % 7, "ga_transaction_id": f"T{i:04d}" if i % 5 else "",
-     "order_ts": f"2021-01-{1 + i % 28:02d} 10:00:00", "status": "paid", "revenue": round(10 + i * 1.25, 2),
-     "currency": "USD"}
+    {
+        "order_id": i,
+        "user_id": 100 + i % 7,
+        "ga_transaction_id": f"T{i:04d}" if i % 5 else "",
+        "order_ts": f"2021-01-{1 + i % 28:02d} 10:00:00",
+        "status": "paid",
+        "revenue": round(10 + i * 1.25, 2),
+        "currency": "USD",
+    }
     for i in range(1, 41)
 ]
 
@@ -65,13 +71,23 @@ def loaded(postgres: tuple[LocalPostgres, str], tmp_path_factory: pytest.TempPat
     _write_csv(csv_dir / "orders.csv", ORDERS)
     _write_csv(
         csv_dir / "users.csv",
-        [{"user_id": 100 + u, "login_id": f"login-{u}", "email_sha256": "", "created_at": "2020-12-01 00:00:00",
-          "country": "US"} for u in range(7)],
+        [
+            {
+                "user_id": 100 + u,
+                "login_id": f"login-{u}",
+                "email_sha256": "",
+                "created_at": "2020-12-01 00:00:00",
+                "country": "US",
+            }
+            for u in range(7)
+        ],
     )
     _write_csv(
         csv_dir / "order_items.csv",
-        [{"order_item_id": i, "order_id": 1 + i % 40, "item_id": f"SKU{i}", "quantity": 1, "price": 9.5}
-         for i in range(1, 61)],
+        [
+            {"order_item_id": i, "order_id": 1 + i % 40, "item_id": f"SKU{i}", "quantity": 1, "price": 9.5}
+            for i in range(1, 61)
+        ],
     )
     return load_backend_csv(server, password, csv_dir)
 

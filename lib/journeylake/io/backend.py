@@ -71,14 +71,11 @@ def read_backend_table_jdbc(spark: SparkSession, config: BackendConfig, table: B
     name = validate_identifier(table.name, "backend table")
     id_column = validate_identifier(table.id_column, "backend id column")
     properties = jdbc_properties(config)
-    bounds = (
-        spark.read.jdbc(
-            config.jdbc_url,
-            f"(SELECT MIN({id_column}) AS lo, MAX({id_column}) AS hi FROM {name}) AS bounds",
-            properties=properties,
-        )
-        .first()
-    )
+    bounds = spark.read.jdbc(
+        config.jdbc_url,
+        f"(SELECT MIN({id_column}) AS lo, MAX({id_column}) AS hi FROM {name}) AS bounds",
+        properties=properties,
+    ).first()
     if bounds is None or bounds["lo"] is None:  # empty table: one plain read
         frame = spark.read.jdbc(config.jdbc_url, name, properties=properties)
     else:

@@ -52,13 +52,16 @@ def merge_table(
     keys: list[str],
     partition_by: list[str] | None = None,
     delete_keys: DataFrame | None = None,
+    ignore_changes_in: tuple[str, ...] = ("ingest_run_id", "ingested_at", "updated_run_id"),
 ) -> None:
     """Upsert ``df`` into the table at ``path`` on ``keys``; create the table on first write.
 
     Rows are updated only when some column differs, so a rerun of the same input
     rewrites nothing. ``delete_keys`` (a frame of ``keys``) lists rows to remove
     first, for recomputed scopes whose old rows may not come back (for example
-    journeys rebuilt under a surviving canonical id).
+    journeys rebuilt under a surviving canonical id). Columns in
+    ``ignore_changes_in`` (run bookkeeping) do not count as a change: a row that
+    differs only there keeps its old values, so a rerun leaves the table as it was.
     """
     if not table_exists(spark, path):
         writer = df.write.format("delta").mode("overwrite")
@@ -70,7 +73,8 @@ def merge_table(
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if delete_keys is not None:
         target.alias("t").merge(delete_keys.alias("s"), on).whenMatchedDelete().execute()
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys)
+    compared = [c for c in df.columns if c not in keys and c not in ignore_changes_in]
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared)
     merge = target.alias("t").merge(df.alias("s"), on)
     if changed:
         merge = merge.whenMatchedUpdateAll(condition=changed)

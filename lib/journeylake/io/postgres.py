@@ -138,7 +138,9 @@ class LocalPostgres:
             if self._psql("postgres", "SELECT 1", check=False).returncode == 0:
                 return
             time.sleep(0.5)
-        raise PostgresError(f"PostgreSQL did not accept connections within {SERVER_START_TIMEOUT_S}s; see {self.log_file}")
+        raise PostgresError(
+            f"PostgreSQL did not accept connections within {SERVER_START_TIMEOUT_S}s; see {self.log_file}"
+        )
 
     def _create_database(self) -> None:
         exists = self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'")
@@ -147,14 +149,14 @@ class LocalPostgres:
 
     def _psql(self, database: str, sql: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = ["psql", "-h", str(self.data_dir), "-p", str(self.port), "-U", self.user, "-d", database]
-        return subprocess.run(
-            _as_server_user([*command, "-tAc", sql]), capture_output=True, text=True, check=check
-        )
+        return subprocess.run(_as_server_user([*command, "-tAc", sql]), capture_output=True, text=True, check=check)
 
     def _run(self, command: list[str]) -> None:
         completed = subprocess.run(_as_server_user(command), capture_output=True, text=True, check=False)
         if completed.returncode != 0:
-            raise PostgresError(f"{Path(command[0]).name} failed: {completed.stderr.strip() or completed.stdout.strip()}")
+            raise PostgresError(
+                f"{Path(command[0]).name} failed: {completed.stderr.strip() or completed.stdout.strip()}"
+            )
 
 
 def load_backend_csv(server: LocalPostgres, password: str, csv_dir: Path) -> dict[str, int]:
@@ -162,9 +164,12 @@ def load_backend_csv(server: LocalPostgres, password: str, csv_dir: Path) -> dic
     import psycopg2  # dev dependency: loading is a local/test tool, the pipeline reads over JDBC
 
     counts: dict[str, int] = {}
-    with psycopg2.connect(
-        host="127.0.0.1", port=server.port, user=server.user, password=password, dbname=server.database
-    ) as connection, connection.cursor() as cursor:
+    with (
+        psycopg2.connect(
+            host="127.0.0.1", port=server.port, user=server.user, password=password, dbname=server.database
+        ) as connection,
+        connection.cursor() as cursor,
+    ):
         for table, ddl in BACKEND_DDL.items():
             csv_path = csv_dir / f"{table}.csv"
             if not csv_path.exists():
