@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml jvm/pom.xml
 	@command -v $(PYTHON_BIN) >/dev/null || { echo "error: $(PYTHON_BIN) not found (Python 3.11 is required)"; exit 1; }
 	@command -v java >/dev/null || { echo "error: java not found (Java 17 is required)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "error: mvn not found (Maven resolves the Delta and JDBC jars)"; exit 1; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing PostgreSQL (Debian package) for the backend tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || \
+		echo "warning: could not install postgresql; the PostgreSQL-backed tests will fail"; }
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -56,6 +59,61 @@ format: $(STAMP) ## Format the code with ruff
 .PHONY: run
 run: $(STAMP) ## Run the whole pipeline on generated sample data into ./lakehouse
 	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE)
+
+# One stage at a time (each reads what the earlier stages wrote in LAKE).
+STAGE_ARGS = --config $(CONFIG) --lake $(LAKE)
+
+.PHONY: ingest
+ingest: $(STAMP) ## Ingest GA4 and the other sources into bronze (GA4=DIR to ingest a GA4 export folder)
+	$(PY) jobs/ingest.py $(STAGE_ARGS) $(if $(GA4),--ga4 $(GA4))
+
+.PHONY: identity
+identity: $(STAMP) ## Resolve cross-device identity into silver.identity_map
+	$(PY) jobs/resolve_identity.py $(STAGE_ARGS)
+
+.PHONY: identity-quality
+identity-quality: $(STAMP) ## Score identity on the default generated sample against its truth (last line: precision= recall=)
+	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE)/_identity_quality --until identity
+	$(PY) jobs/identity_quality.py --lake $(LAKE)/_identity_quality --truth $(SAMPLE_DIR)/truth
+
+.PHONY: journeys
+journeys: $(STAMP) ## Build sessions, journeys, state transitions and users
+	$(PY) jobs/build_journeys.py $(STAGE_ARGS)
+
+.PHONY: attribution
+attribution: $(STAMP) ## Attribute conversions (all models) and build channel history
+	$(PY) jobs/attribute.py $(STAGE_ARGS)
+
+.PHONY: abandonment
+abandonment: $(STAMP) ## Detect abandonment, funnels and competitor impact
+	$(PY) jobs/detect_abandonment.py $(STAGE_ARGS)
+
+.PHONY: rl
+rl: $(STAMP) ## Export reinforcement-learning transitions and next-channel recommendations
+	$(PY) jobs/export_rl.py $(STAGE_ARGS)
+
+.PHONY: reconcile
+reconcile: $(STAMP) ## Reconcile GA4 purchases with backend orders (JDBC_URL=jdbc:postgresql://... to read PostgreSQL)
+	$(PY) jobs/reconcile.py $(STAGE_ARGS) $(if $(JDBC_URL),--jdbc-url $(JDBC_URL))
+
+.PHONY: validate
+validate: $(STAMP) ## Validate every table with Great Expectations; HTML report in reports/expectations/
+	$(PY) jobs/validate.py --config $(CONFIG) --lake $(LAKE) --report-dir reports/expectations
+
+PG_PORT ?= 55432
+.PHONY: postgres-start
+postgres-start: $(STAMP) ## Start a local PostgreSQL (needs JOURNEYLAKE_DB_PASSWORD) and load the generated backend
+	$(MAKE) --no-print-directory sample-if-missing
+	$(PY) jobs/backend_postgres.py start --port $(PG_PORT)
+	$(PY) jobs/backend_postgres.py load --port $(PG_PORT) --sample-dir $(SAMPLE_DIR)
+
+.PHONY: postgres-stop
+postgres-stop: $(STAMP) ## Stop the local PostgreSQL
+	$(PY) jobs/backend_postgres.py stop
+
+.PHONY: sample-if-missing
+sample-if-missing: $(STAMP)
+	@test -f $(SAMPLE_DIR)/manifest.json || $(PY) jobs/generate_sample.py --out $(SAMPLE_DIR) --seed $(SEED) --scale $(SCALE)
 
 .PHONY: sample
 sample: $(STAMP) ## Generate the sample world into SAMPLE_DIR (SEED=, SCALE=)

@@ -13,18 +13,19 @@ import sys
 
 from journeylake.cli import base_parser, config_from_args, make_context, parse_as_of
 from journeylake.config import with_overrides
-from journeylake.stages.pipeline import run_pipeline
+from journeylake.stages.pipeline import STAGES, run_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
     parser.add_argument("--ga4", help="folder of GA4 export files (Parquet or NDJSON) to ingest")
+    names = [name for name, _ in STAGES]
+    parser.add_argument("--until", choices=names, help="stop after this stage (default: run every stage)")
     args = parser.parse_args(argv)
     config = with_overrides(config_from_args(args), **{"input.ga4_dir": args.ga4})
     context = make_context(config, parse_as_of(args.as_of), args.run_id)
-    results = run_pipeline(context)
-    for result in results:
-        print(result.summary_line())
+    stages = STAGES[: names.index(args.until) + 1] if args.until else STAGES
+    results = run_pipeline(context, stages)
     failed = [r for r in results if r.failed]
     if failed:
         print(f"pipeline FAILED at stage {failed[0].stage}: {failed[0].message}", file=sys.stderr)
