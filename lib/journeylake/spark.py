@@ -10,6 +10,7 @@ checkpoint directory, UTC time and shuffle partitions sized to the cores.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -65,6 +66,10 @@ def get_spark(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        # Python workers (only createDataFrame from local rows and small driver helpers need them)
+        # must run the interpreter that has pyspark and our dependencies, not whatever python3 is on PATH.
+        .config("spark.pyspark.python", os.environ.get("PYSPARK_PYTHON", sys.executable))
+        .config("spark.pyspark.driver.python", sys.executable)
     )
     jars = jar_paths()
     if jars:
