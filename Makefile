@@ -119,6 +119,14 @@ sample-if-missing: $(STAMP)
 sample: $(STAMP) ## Generate the sample world into SAMPLE_DIR (SEED=, SCALE=)
 	$(PY) jobs/generate_sample.py --out $(SAMPLE_DIR) --seed $(SEED) --scale $(SCALE)
 
+# ---- packaging -------------------------------------------------------------
+.PHONY: package
+package: $(STAMP) ## Build dist/journeylake-*.whl and dist/journeylake.zip (for spark-submit --py-files)
+	rm -rf dist && mkdir -p dist
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	cd lib && $(CURDIR)/$(PY) -m zipfile -c $(CURDIR)/dist/journeylake.zip journeylake
+	@ls -1 dist
+
 .PHONY: clean
 clean: ## Remove the lake, generated data, reports and caches (keeps .venv and jars)
 	rm -rf $(LAKE) data reports spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache dist build

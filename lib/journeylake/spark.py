@@ -52,10 +52,14 @@ def get_spark(
 
     cores = os.cpu_count() or 2
     partitions = shuffle_partitions or max(2, cores * SHUFFLE_PARTITIONS_PER_CORE)
+    builder = SparkSession.builder.appName(app_name)
+    # Under spark-submit the JVM is already up (PYSPARK_GATEWAY_PORT is set) with the
+    # --master, --jars and --packages the user gave: those must win over our local defaults.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if not submitted:
+        builder = builder.master(master or os.environ.get("JOURNEYLAKE_SPARK_MASTER", f"local[{cores}]"))
     builder = (
-        SparkSession.builder.appName(app_name)
-        .master(master or os.environ.get("JOURNEYLAKE_SPARK_MASTER", f"local[{cores}]"))
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(partitions))
@@ -71,7 +75,7 @@ def get_spark(
         .config("spark.pyspark.python", os.environ.get("PYSPARK_PYTHON", sys.executable))
         .config("spark.pyspark.driver.python", sys.executable)
     )
-    jars = jar_paths()
+    jars = [] if submitted else jar_paths()
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     for key, value in (extra_conf or {}).items():
