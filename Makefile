@@ -124,7 +124,8 @@ sample: $(STAMP) ## Generate the sample world into SAMPLE_DIR (SEED=, SCALE=)
 package: $(STAMP) ## Build dist/journeylake-*.whl and dist/journeylake.zip (for spark-submit --py-files)
 	rm -rf dist && mkdir -p dist
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
-	cd lib && $(CURDIR)/$(PY) -m zipfile -c $(CURDIR)/dist/journeylake.zip journeylake
+	$(PY) -c "import zipfile, pathlib; z = zipfile.ZipFile('dist/journeylake.zip', 'w', zipfile.ZIP_DEFLATED); \
+		[z.write(p, p.relative_to('lib')) for p in sorted(pathlib.Path('lib/journeylake').rglob('*')) if p.suffix in ('.py', '.typed')]"
 	@ls -1 dist
 
 .PHONY: clean
