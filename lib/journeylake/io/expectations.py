@@ -151,7 +151,9 @@ def _gx_fields(expectation: dict[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(v) for k, v in expectation.items() if k in known}
 
 
-def _parameters_of(kwargs: dict[str, Any]) -> list[str]:
+def parameters_of(expectation: dict[str, Any]) -> list[str]:
+    """The ``$PARAMETER`` names an expectation (as in a suite file) refers to."""
+    kwargs = expectation.get("kwargs", {})
     return [v[PARAMETER_KEY] for v in kwargs.values() if isinstance(v, dict) and PARAMETER_KEY in v]
 
 
@@ -166,7 +168,7 @@ def _skip_reason(expectation: dict[str, Any], columns: set[str], parameters: dic
     for column in _columns_of(kwargs):
         if column not in columns and (optional or column.startswith(CHECK_PREFIX)):
             return f"column {column} not present"
-    for name in _parameters_of(kwargs):
+    for name in parameters_of(expectation):
         if name not in parameters:
             return f"parameter {name} not available"
     return ""
@@ -236,7 +238,7 @@ class ExpectationRunner:
         definition = self.context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
         )
-        used = {p for e in suite.expectations for p in _parameters_of(e.get("kwargs", {}))}
+        used = {p for e in suite.expectations for p in parameters_of(e)}
         result = definition.run(
             batch_parameters={"dataframe": frame},
             expectation_parameters={k: v for k, v in parameters.items() if k in used},
