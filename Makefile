@@ -84,6 +84,10 @@ journeys: $(STAMP) ## Build sessions, journeys, state transitions and users
 attribution: $(STAMP) ## Attribute conversions (all models) and build channel history
 	$(PY) jobs/attribute.py $(STAGE_ARGS)
 
+.PHONY: attribute-paths
+attribute-paths: $(STAMP) ## Attribute an aggregated ChannelAttribution paths file: IN=paths.csv OUT=result.csv
+	$(PY) jobs/attribute_paths.py --input $(IN) --output $(OUT)
+
 .PHONY: abandonment
 abandonment: $(STAMP) ## Detect abandonment, funnels and competitor impact
 	$(PY) jobs/detect_abandonment.py $(STAGE_ARGS)
