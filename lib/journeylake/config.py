@@ -45,6 +45,10 @@ class IngestConfig:
     pii_salt_env: str = "JOURNEYLAKE_PII_SALT"
     # Used when the variable is unset, so local runs work; production must set it.
     pii_salt_default: str = "journeylake-local-salt"
+    # Re-read the GA4 files dated (by their events_YYYYMMDD name) in this inclusive range, ISO dates;
+    # empty: read every file that is new or changed since the last run (meta.ingest_files).
+    from_date: str = ""
+    to_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class IdentityConfig:
     max_devices_per_email: int = 10
     max_devices_per_phone: int = 10
     max_devices_per_fingerprint: int = 5
+    max_devices_per_gclid: int = 3  # one click lands on one device; more means a shared/forwarded link
+    max_devices_per_transaction: int = 3  # one purchase fires on one device; more is a placeholder or test id
     max_component_size: int = 50  # nodes; larger components are split back to their devices
     use_fingerprint_edges: bool = False  # probabilistic; off by default because it costs precision
     blocked_values: tuple[str, ...] = (
@@ -125,6 +131,10 @@ class AbandonmentConfig:
     fatigue_min_impressions: int = 10
     manual_journey_ids: tuple[str, ...] = ()
     default_conversion_value: float = 50.0  # expected order value where history has none
+    # Conversion model: additive smoothing (pseudo-journeys) of each bucket toward its state's rate, and of each
+    # state toward the overall rate; the overall rate is smoothed toward this prior.
+    conversion_smoothing_alpha: float = 5.0
+    prior_conversion_rate: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,10 @@ class BigQueryConfig:
     location: str = "US"
     staging_uri: str = ""  # gs://bucket/prefix
     api_endpoint: str = ""  # set for the local emulator
+    # Emulator only: local folder standing in for gs:// (the emulator's BQEMU_GCS_LOCAL_ROOT); empty in production.
+    staging_local_root: str = ""
+    tables: tuple[str, ...] = ()  # tables to publish; empty: every registered table found in the lake
+    write_modes: tuple[tuple[str, str], ...] = ()  # (table, "merge" | "truncate") overrides of the registry
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ that is not a JSON object is flagged ``_parse_failed``. Nothing raises.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
@@ -47,12 +46,6 @@ LISTED_FILES_SCHEMA = T.StructType(
         T.StructField("modification_time", T.TimestampType(), False),
     ]
 )
-
-
-@dataclass(frozen=True)
-class InputFile:
-    source: str
-    path: str
 
 
 def list_input_files(spark: SparkSession, source: str, root: str, suffixes: Sequence[str]) -> DataFrame:
@@ -91,7 +84,9 @@ def _text_leaves(data_type: T.DataType) -> T.DataType:
     return T.StringType()
 
 
-GA4_TEXT_SCHEMA = _text_leaves(GA4_EXPORT_SCHEMA)
+GA4_TEXT_SCHEMA = T.StructType(
+    [T.StructField(f.name, _text_leaves(f.dataType), True) for f in GA4_EXPORT_SCHEMA.fields]
+)
 
 
 def _by_suffix(paths: Sequence[str], suffixes: Sequence[str]) -> list[str]:
@@ -225,8 +220,8 @@ def merge_bronze(
     version_column: str | None = None,
     partition_by: Sequence[str] = (),
     target_filter: str | None = None,
-) -> None:
-    """MERGE ``df`` into the bronze table at ``path`` on ``keys``; create it on first write.
+) -> int:
+    """MERGE ``df`` into the bronze table at ``path`` on ``keys``; create it on first write. Returns rows inserted.
 
     Without ``version_column`` the MERGE is insert-only: rows whose key is already there are left alone
     (event ids are hashes of the record, so the same key is the same row). With it, a row is updated only
@@ -239,14 +234,25 @@ def merge_bronze(
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(path)
-        return
+        return int(last_commit_metrics(spark, path).get("numOutputRows", "0"))
+    table = DeltaTable.forPath(spark, path)
+    before = _version(table)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if target_filter:
         condition = f"({target_filter}) AND {condition}"
-    merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), condition)
+    merge = table.alias("t").merge(df.alias("s"), condition)
     if version_column:
         merge = merge.whenMatchedUpdateAll(condition=f"NOT (t.`{version_column}` <=> s.`{version_column}`)")
     merge.whenNotMatchedInsertAll().execute()
+    # Delta commits nothing for a MERGE that changes nothing: then the latest commit is an older one.
+    if _version(DeltaTable.forPath(spark, path)) == before:
+        return 0
+    return int(last_commit_metrics(spark, path).get("numTargetRowsInserted", "0"))
+
+
+def _version(table: DeltaTable) -> int:
+    latest = table.history(1).select("version").first()
+    return int(latest["version"]) if latest else -1
 
 
 def last_commit_metrics(spark: SparkSession, path: str) -> dict[str, str]:
@@ -274,6 +280,4 @@ def read_prior_purchases(spark: SparkSession, events_path: str) -> DataFrame:
 
 def now_utc() -> datetime:
     """Wall-clock UTC time, naive (Spark timestamps here are UTC)."""
-    from datetime import UTC
-
     return datetime.now(UTC).replace(tzinfo=None)
