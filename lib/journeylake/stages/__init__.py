@@ -51,8 +51,10 @@ class StageResult:
 
     def summary_line(self) -> str:
         outs = ", ".join(f"{t}={n}" for t, n in self.rows_out.items())
-        status = "FAILED " + self.message if self.failed else "ok"
-        return f"[{self.stage}] {status} in {self.seconds:.1f}s; rows out: {outs or '-'}"
+        if self.failed:
+            return f"[{self.stage}] FAILED in {self.seconds:.1f}s: {self.message}"
+        note = f"; {self.message}" if self.message else ""
+        return f"[{self.stage}] ok in {self.seconds:.1f}s; rows out: {outs or '-'}{note}"
 
 
 StageRunner = Callable[[RunContext], StageResult]

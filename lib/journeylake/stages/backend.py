@@ -54,6 +54,10 @@ def land_backend(context: RunContext) -> StageResult:
     result = StageResult(stage="backend")
     with timed(result):
         spark, config = context.spark, context.config
+        if config.input.ga4_dir and not config.backend.jdbc_url:
+            # A GA4 export run: the generated sample's backend files belong to another world.
+            result.message = "no backend configured for this GA4 export (set [backend].jdbc_url)"
+            return result
         frames = read_backend(spark, config.backend, config.input.sample_dir)
         if not frames:
             result.details["backend"] = "no backend source configured or generated"

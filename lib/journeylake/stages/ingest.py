@@ -307,8 +307,7 @@ def _fill_result(
         table = "bronze.events" if name == ingest.SOURCE_GA4 else f"bronze.{name}"
         result.rows_out[table] = counts.accepted
     result.rows_out["bronze.quarantine"] = int(result.details["quarantined"])
-    if not per_source:
-        result.message = "nothing new to ingest"
+    result.message = accounting_line(result) if per_source else "nothing new to ingest"
 
 
 def accounting_line(result: StageResult) -> str:

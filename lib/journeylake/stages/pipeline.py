@@ -19,15 +19,17 @@ from pyspark.sql import functions as F
 from journeylake import __version__
 from journeylake.io.delta import read_table, table_exists, table_path
 from journeylake.io.runs import record_stage_runs, run_lock, stage_row
-from journeylake.stages import RunContext, StageResult, StageRunner, backend, reconcile, sample
+from journeylake.stages import RunContext, StageResult, StageRunner, backend, ingest, reconcile, sample, validate
 
 log = logging.getLogger(__name__)
 
 # Ordered; each later stage reads what the earlier ones wrote.
 STAGES: list[tuple[str, StageRunner]] = [
     ("sample", sample.run),
+    ("ingest", ingest.run),
     ("backend", backend.land_backend),
     ("reconcile", reconcile.run),
+    ("validate", validate.run),
 ]
 
 # The stage after which a run without an explicit --as-of adopts the data's "now".

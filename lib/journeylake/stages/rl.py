@@ -1,0 +1,63 @@
+"""Stage: reinforcement-learning export (gold.rl_transitions) and next-channel recommendations.
+
+Runs after the abandonment stage: it reads gold.user_journeys (with abandonments applied),
+gold.journey_touchpoints, gold.journey_state_transitions, gold.competitor_exposures and
+gold.journey_abandonments, and writes gold.rl_transitions (key journey_id, step) and
+gold.journey_recommendations (key journey_id, open journeys only), both synced by MERGE so a rerun with the
+same as-of rewrites nothing.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import functions as F
+
+from journeylake.io.delta import read_table, read_table_or_empty, table_exists, table_path
+from journeylake.io.table_sync import sync_table
+from journeylake.rl import journey_recommendations, rl_transitions
+from journeylake.schemas.abandonment import COMPETITOR_EXPOSURES_OUT_SCHEMA, JOURNEY_ABANDONMENTS_SCHEMA
+from journeylake.schemas.journeys import JOURNEY_STATE_TRANSITIONS_SCHEMA, JOURNEY_TOUCHPOINTS_SCHEMA
+from journeylake.stages import RunContext, StageResult, timed
+from journeylake.stages.abandonment import MissingInputError
+
+
+def run(context: RunContext) -> StageResult:
+    result = StageResult(stage="rl_export")
+    with timed(result):
+        spark, lake = context.spark, context.lake
+        journeys_path = table_path(lake, "gold", "user_journeys")
+        if not table_exists(spark, journeys_path):
+            raise MissingInputError(f"gold.user_journeys not found at {journeys_path}: run the journeys stage first")
+        journeys = read_table(spark, journeys_path)
+        touchpoints = read_table_or_empty(
+            spark, table_path(lake, "gold", "journey_touchpoints"), JOURNEY_TOUCHPOINTS_SCHEMA
+        )
+        transitions = read_table_or_empty(
+            spark, table_path(lake, "gold", "journey_state_transitions"), JOURNEY_STATE_TRANSITIONS_SCHEMA
+        )
+        exposures = read_table_or_empty(
+            spark, table_path(lake, "gold", "competitor_exposures"), COMPETITOR_EXPOSURES_OUT_SCHEMA
+        )
+        abandonments = read_table_or_empty(
+            spark, table_path(lake, "gold", "journey_abandonments"), JOURNEY_ABANDONMENTS_SCHEMA
+        )
+
+        transitions_path = table_path(lake, "gold", "rl_transitions")
+        rows = rl_transitions(journeys, touchpoints, transitions, exposures, abandonments, context.as_of).cache()
+        sync_table(spark, rows, transitions_path, keys=["journey_id", "step"])
+        rows.unpersist()
+
+        recommendations = journey_recommendations(read_table(spark, transitions_path), journeys)
+        recommendations_path = table_path(lake, "gold", "journey_recommendations")
+        sync_table(spark, recommendations, recommendations_path, keys=["journey_id"])
+
+        written = read_table(spark, transitions_path)
+        totals = written.agg(
+            F.count(F.lit(1)).alias("steps"), F.count(F.when(F.col("done"), F.lit(1))).alias("episodes")
+        ).first()
+        assert totals is not None  # an aggregate without grouping always returns one row
+        result.rows_out = {
+            "gold.rl_transitions": int(totals["steps"]),
+            "gold.journey_recommendations": read_table(spark, recommendations_path).count(),
+        }
+        result.details["completed_episodes"] = int(totals["episodes"])
+    return result
