@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
-import shutil
-import socket
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -36,32 +31,11 @@ ORDERS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[tuple[LocalPostgres, str]]:
-    # The server runs as the postgres user when we are root: its folder must be reachable by it.
-    root = Path(tempfile.mkdtemp(prefix="journeylake-pg-"))
-    root.chmod(0o755)
-    server = LocalPostgres(data_dir=root / "data", port=_free_port())
-    password = secrets.token_urlsafe(16)
-    server.start(password)
-    try:
-        yield server, password
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ system user that the Debian package creates.
 
 from __future__ import annotations
 
+import csv
 import glob
 import os
 import shutil
@@ -79,7 +80,7 @@ class LocalPostgres:
         return f"jdbc:postgresql://127.0.0.1:{self.port}/{self.database}"
 
     def start(self, password: str) -> None:
-        """initdb (first time only) and start the server; idempotent."""
+        """initdb (first time only), start the server and create the database; idempotent."""
         validate_identifier(self.user, "database user")
         validate_identifier(self.database, "database name")
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -108,11 +109,12 @@ class LocalPostgres:
                 )
             finally:
                 pwfile.unlink(missing_ok=True)
-        if self.running():
-            return
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.data_dir}"
-        self._run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(self.log_file), "-w", "start"])
-        self._wait_ready()
+        if not self.running():
+            options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.data_dir}"
+            self._run(
+                [pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(self.log_file), "-w", "start"]
+            )
+            self._wait_ready()
         self._create_database()
 
     @property
@@ -177,7 +179,7 @@ def load_backend_csv(server: LocalPostgres, password: str, csv_dir: Path) -> dic
             cursor.execute(ddl)
             cursor.execute(f"TRUNCATE {table}")
             with csv_path.open() as handle:
-                header = handle.readline().strip().split(",")
+                header = next(csv.reader([handle.readline()]))
                 columns = ", ".join(validate_identifier(c, "backend column") for c in header)
                 handle.seek(0)
                 cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)", handle)
