@@ -393,9 +393,13 @@ def _summarize(spark: SparkSession, result: StageResult, paths: dict[str, str]) 
     by_state = {
         s: sum(int(r["count"]) for r in groups if r["current_state"] == s) for s in {r["current_state"] for r in groups}
     }
-    # In rows_out so that the one-line summary every job prints shows them.
-    result.rows_out.update({f"journeys[{s}]": by_status.get(s, 0) for s in STATUSES})
-    result.rows_out.update({f"journeys[{s}]": by_state.get(s, 0) for s in STATES})
+    # The message is part of the one-line summary every job and the pipeline print.
+    result.message = (
+        "journeys by status: "
+        + " ".join(f"{s}={by_status.get(s, 0)}" for s in STATUSES)
+        + "; by state: "
+        + " ".join(f"{s}={by_state.get(s, 0)}" for s in STATES)
+    )
     result.details["journeys_by_status"] = by_status
     result.details["journeys_by_state"] = by_state
     result.details["open_journeys"] = by_status.get(OPEN, 0)
