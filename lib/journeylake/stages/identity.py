@@ -90,22 +90,24 @@ def run(context: RunContext) -> StageResult:
         merges_path = table_path(lake, "silver", "identity_merges")
         audit_path = table_path(lake, "silver", "identity_audit")
         previous_edges = read_table_or_empty(spark, edges_path, S.IDENTITY_EDGES_TABLE_SCHEMA)
-        previous_map = read_table_or_empty(spark, map_path, S.IDENTITY_MAP_SCHEMA).persist()
+        previous_map = _cut(read_table_or_empty(spark, map_path, S.IDENTITY_MAP_SCHEMA))
         previous_merges = read_table_or_empty(spark, merges_path, S.IDENTITY_MERGES_SCHEMA)
 
         observations = identity.identity_observations(
             events, touchpoints, orders, users, include_fingerprints=config.use_fingerprint_edges
-        ).persist()
-        nodes = identity.combine_nodes(previous_map, identity.build_identity_nodes(observations)).persist()
+        )
+        observations = _cut(observations)
+        nodes = _cut(identity.combine_nodes(previous_map, identity.build_identity_nodes(observations)))
         identity.check_key_collisions(nodes)
         salt, _ = pii_salt(context.config)
         guarded = identity.guard_edges(
             identity.combine_edges(previous_edges, identity.build_identity_edges(observations)),
             config,
             blocked_email_hashes(spark, config.blocked_values, salt),
-        ).persist()
-        edge_changes = identity.changed_edges(guarded).persist()
-        scope = identity.touched_scope(nodes, previous_map, edge_changes).persist()
+        )
+        guarded = _cut(guarded)
+        edge_changes = _cut(identity.changed_edges(guarded))
+        scope = _cut(identity.touched_scope(nodes, previous_map, edge_changes))
         scope_size = scope.count()
 
         kept = guarded.where(F.col("cut_reason").isNull())
@@ -117,8 +119,8 @@ def run(context: RunContext) -> StageResult:
         else:  # nothing changed: no solve (a rerun of the same input ends here)
             partition = spark.createDataFrame([], S.PARTITION_SCHEMA)
             cap_cut = spark.createDataFrame([], T.StructType([*S.IDENTITY_EDGES_SCHEMA.fields, _reason_field()]))
-        partition = partition.persist()
-        cap_cut = cap_cut.persist()
+        partition = _cut(partition)
+        cap_cut = _cut(cap_cut)
 
         previous_ids = previous_map.select("node_key", "canonical_user_id", "first_seen")
         issued = previous_map.select("canonical_user_id").unionByName(
@@ -126,7 +128,7 @@ def run(context: RunContext) -> StageResult:
         )
         scope_previous = previous_ids.join(scope, on="node_key", how="left_semi")
         assignment, changes = identity.assign_canonical_ids(partition, scope_previous, issued)
-        changes = changes.persist()
+        changes = _cut(changes)
         cap_changes = cap_cut.select(*identity.EDGE_KEY, F.col("reason").alias("change"))
         described = identity.describe_changes(changes, edge_changes.unionByName(cap_changes), partition, previous_ids)
 
@@ -135,14 +137,15 @@ def run(context: RunContext) -> StageResult:
             previous_edges,
             identity.EDGE_KEY,
             S.IDENTITY_EDGES_TABLE_SCHEMA,
-        ).persist()
+        )
+        final_edges = _cut(final_edges)
         full_assignment = assignment.unionByName(
             previous_map.join(scope, on="node_key", how="left_anti").select(
                 "node_key", "canonical_user_id", "cap_group_id"
             )
         )
         identity_map = identity.build_identity_map(nodes, full_assignment, final_edges, context.run_id)
-        identity_map = _keep_unchanged_run_ids(identity_map, previous_map, MAP_KEYS, S.IDENTITY_MAP_SCHEMA).persist()
+        identity_map = _cut(_keep_unchanged_run_ids(identity_map, previous_map, MAP_KEYS, S.IDENTITY_MAP_SCHEMA))
         audit = _audit_rows(final_edges, context)
 
         merges = described.select(
@@ -171,11 +174,18 @@ def run(context: RunContext) -> StageResult:
         result.details.update(health)
         result.details["absent_inputs"] = absent
         result.details["edges_by_status"] = _status_counts(final_edges)
-        for frame in (previous_map, observations, nodes, guarded, edge_changes, scope, partition, cap_cut, changes):
-            frame.unpersist()
-        final_edges.unpersist()
-        identity_map.unpersist()
     return result
+
+
+def _cut(frame: DataFrame) -> DataFrame:
+    """Materialize ``frame`` and drop its lineage.
+
+    ``persist`` is not enough here: a cached plan still carries its whole lineage, and this
+    stage chains a dozen steps plus the component loop, so the final MERGE plans grew until
+    rendering them exhausted the driver. Local checkpoints keep executor-local copies (memory
+    and disk); losing an executor fails the stage, and the run lock makes the rerun safe.
+    """
+    return frame.localCheckpoint(eager=True)
 
 
 def _reason_field() -> T.StructField:

@@ -19,7 +19,21 @@ from pyspark.sql import functions as F
 from journeylake import __version__
 from journeylake.io.delta import read_table, table_exists, table_path
 from journeylake.io.runs import record_stage_runs, run_lock, stage_row
-from journeylake.stages import RunContext, StageResult, StageRunner, backend, ingest, reconcile, sample, validate
+from journeylake.stages import (
+    RunContext,
+    StageResult,
+    StageRunner,
+    abandonment,
+    attribution,
+    backend,
+    identity,
+    ingest,
+    journeys,
+    reconcile,
+    rl,
+    sample,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +42,12 @@ STAGES: list[tuple[str, StageRunner]] = [
     ("sample", sample.run),
     ("ingest", ingest.run),
     ("backend", backend.land_backend),
+    ("identity", identity.run),
+    ("journeys", journeys.run),
+    # Abandonment closes journeys (status abandoned) before attribution reads the statuses.
+    ("abandonment", abandonment.run),
+    ("attribution", attribution.run),
+    ("rl", rl.run),
     ("reconcile", reconcile.run),
     ("validate", validate.run),
 ]
