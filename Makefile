@@ -58,10 +58,10 @@ format: $(STAMP) ## Format the code with ruff
 # ---- pipeline --------------------------------------------------------------
 .PHONY: run
 run: $(STAMP) ## Run the whole pipeline on generated sample data into ./lakehouse
-	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE)
+	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE) --sample-dir $(SAMPLE_DIR)
 
 # One stage at a time (each reads what the earlier stages wrote in LAKE).
-STAGE_ARGS = --config $(CONFIG) --lake $(LAKE)
+STAGE_ARGS = --config $(CONFIG) --lake $(LAKE) --sample-dir $(SAMPLE_DIR)
 
 .PHONY: ingest
 ingest: $(STAMP) ## Ingest GA4 and the other sources into bronze (GA4=DIR to ingest a GA4 export folder)
@@ -73,7 +73,7 @@ identity: $(STAMP) ## Resolve cross-device identity into silver.identity_map
 
 .PHONY: identity-quality
 identity-quality: $(STAMP) ## Score identity on the default generated sample against its truth (last line: precision= recall=)
-	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE)/_identity_quality --until identity
+	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE)/_identity_quality --sample-dir $(SAMPLE_DIR) --until identity
 	$(PY) jobs/identity_quality.py --lake $(LAKE)/_identity_quality --truth $(SAMPLE_DIR)/truth
 
 .PHONY: journeys
@@ -103,6 +103,10 @@ reconcile: $(STAMP) ## Reconcile GA4 purchases with backend orders (JDBC_URL=jdb
 .PHONY: validate
 validate: $(STAMP) ## Validate every table with Great Expectations; HTML report in reports/expectations/
 	$(PY) jobs/validate.py --config $(CONFIG) --lake $(LAKE) --report-dir reports/expectations
+
+.PHONY: report
+report: $(STAMP) ## Write the run report (charts, self-contained) to reports/run/index.html from the tables in LAKE
+	$(PY) jobs/report.py --config $(CONFIG) --lake $(LAKE) --out-dir reports/run
 
 PG_PORT ?= 55432
 .PHONY: postgres-start

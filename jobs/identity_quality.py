@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     score = score_identity_pairs(read_truth_devices(context.spark, truth_dir), read_table(context.spark, map_path))
     print(
         f"pairs predicted={score.predicted_pairs} true={score.true_pairs} "
-        f"truth(linkable)={score.truth_pairs} found={score.true_linkable_pairs}"
+        f"truth(linkable)={score.truth_pairs} found={score.true_linkable_pairs} "
+        f"truth(all devices)={score.all_truth_pairs} found={score.all_found_pairs}"
     )
     print(score.line())
     return 0

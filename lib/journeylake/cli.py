@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from journeylake.config import PipelineConfig, load_config, with_overrides
+from journeylake.logs import configure_logging
 from journeylake.spark import get_spark
 from journeylake.stages import RunContext
 
@@ -15,6 +16,7 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", help="TOML config file (default: conf/default.toml)")
     parser.add_argument("--lake", help="lake root folder; overrides [lake].root")
+    parser.add_argument("--sample-dir", help="generated sample folder; overrides [input].sample_dir")
     parser.add_argument(
         "--as-of",
         help="the run's 'now' as an ISO timestamp in UTC (default: the latest event time seen); "
@@ -32,11 +34,16 @@ def parse_as_of(text: str | None) -> datetime | None:
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    return with_overrides(load_config(args.config), **{"lake.root": args.lake})
+    overrides = {"lake.root": args.lake, "input.sample_dir": getattr(args, "sample_dir", None)}
+    return with_overrides(load_config(args.config), **overrides)
 
 
 def make_context(config: PipelineConfig, as_of: datetime | None, run_id: str | None) -> RunContext:
-    """Build the session and the context. Without ``as_of`` the run uses the current UTC time."""
+    """Build the session and the context. Without ``as_of`` the run uses the current UTC time.
+
+    Also routes our logs to stderr as key=value lines (``journeylake.logs``); Spark's stay at WARN.
+    """
+    configure_logging()
     spark = get_spark(
         "journeylake",
         master=None if config.spark.master == "local[*]" else config.spark.master,

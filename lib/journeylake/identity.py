@@ -718,6 +718,10 @@ class PairScore:
     true_linkable_pairs: int  # truth pairs among linkable devices that were found (for recall)
     precision: float
     recall: float
+    # Over every pair of one person's devices, linkable or not: what analysts see, bounded by
+    # how many devices ever share an identifier, so it is reported but not the target.
+    all_truth_pairs: int = 0
+    all_found_pairs: int = 0
 
     def line(self) -> str:
         return f"precision={self.precision:.4f} recall={self.recall:.4f}"
@@ -750,13 +754,14 @@ def score_identity_pairs(truth_devices: DataFrame, identity_map: DataFrame) -> P
     def pair_count(frame: DataFrame, *by: str) -> DataFrame:
         return frame.groupBy(*by).agg(F.count(F.lit(1)).alias("n")).agg(_pairs(F.col("n")).alias("pairs"))
 
-    # Four one-row aggregates; only their values reach the driver.
+    # Five one-row aggregates; only their values reach the driver.
     predicted = pair_count(with_id, "canonical_user_id").first()
     true_pairs = pair_count(with_id, "canonical_user_id", "person_id").first()
     truth = pair_count(linkable.where(F.col("person_id").isNotNull()), "person_id").first()
     found = pair_count(linkable.where(F.col("canonical_user_id").isNotNull()), "canonical_user_id", "person_id").first()
-    counts = [int((row["pairs"] if row else 0) or 0) for row in (predicted, true_pairs, truth, found)]
-    predicted_n, true_n, truth_n, found_n = counts
+    all_truth = pair_count(scored.where(F.col("person_id").isNotNull()), "person_id").first()
+    rows = (predicted, true_pairs, truth, found, all_truth)
+    predicted_n, true_n, truth_n, found_n, all_truth_n = [int((row["pairs"] if row else 0) or 0) for row in rows]
     return PairScore(
         predicted_pairs=predicted_n,
         truth_pairs=truth_n,
@@ -764,4 +769,6 @@ def score_identity_pairs(truth_devices: DataFrame, identity_map: DataFrame) -> P
         true_linkable_pairs=found_n,
         precision=true_n / predicted_n if predicted_n else 1.0,
         recall=found_n / truth_n if truth_n else 1.0,
+        all_truth_pairs=all_truth_n,
+        all_found_pairs=true_n,
     )
