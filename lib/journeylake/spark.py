@@ -22,6 +22,35 @@ SHUFFLE_PARTITIONS_PER_CORE = 2
 # Delta reads its log with this many partitions; its default (50) makes every
 # small-table commit schedule 50 tasks, which dominates local runs.
 DELTA_SNAPSHOT_PARTITIONS = 4
+# Spark's JVM logs: WARN unless asked otherwise (INFO prints a dozen lines per job).
+SPARK_LOG_LEVEL_ENV = "JOURNEYLAKE_SPARK_LOG_LEVEL"
+DEFAULT_SPARK_LOG_LEVEL = "WARN"
+# Quiet from the first JVM line (before setLogLevel can run) with one key=value line per message.
+LOG4J2_CONFIG = PROJECT_ROOT / "conf" / "log4j2.properties"
+# The console progress bar: "1"/"0" forces it on/off; by default it is on when stderr is a terminal.
+PROGRESS_ENV = "JOURNEYLAKE_PROGRESS"
+
+
+def show_progress(environ: dict[str, str] | None = None, interactive: bool | None = None) -> bool:
+    """Whether Spark draws its console progress bar (stages running longer than half a second).
+
+    On by default only when stderr is a terminal: in a log file or a CI capture its carriage returns
+    turn into thousands of lines.
+    """
+    forced = (environ if environ is not None else os.environ).get(PROGRESS_ENV, "").strip().lower()
+    if forced in ("1", "true", "yes", "on"):
+        return True
+    if forced in ("0", "false", "no", "off"):
+        return False
+    return sys.stderr.isatty() if interactive is None else interactive
+
+
+def driver_java_options(log4j2_config: Path | None = LOG4J2_CONFIG) -> str:
+    """The driver JVM options of a local session: UTC, and our log4j2 config when the project ships one."""
+    options = ["-Duser.timezone=UTC"]
+    if log4j2_config is not None and log4j2_config.is_file():
+        options.append(f"-Dlog4j2.configurationFile={log4j2_config.as_uri()}")
+    return " ".join(options)
 
 
 def jar_paths(jars_dir: str | Path | None = None) -> list[str]:
@@ -67,8 +96,8 @@ def get_spark(
         .config("spark.databricks.delta.snapshotPartitions", str(DELTA_SNAPSHOT_PARTITIONS))
         .config("spark.driver.memory", driver_memory)
         .config("spark.ui.enabled", str(ui).lower())
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.ui.showConsoleProgress", str(show_progress()).lower())
+        .config("spark.driver.extraJavaOptions", driver_java_options())
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         # Python workers (only createDataFrame from local rows and small driver helpers need them)
         # must run the interpreter that has pyspark and our dependencies, not whatever python3 is on PATH.
@@ -81,7 +110,7 @@ def get_spark(
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel(os.environ.get(SPARK_LOG_LEVEL_ENV, DEFAULT_SPARK_LOG_LEVEL).upper())
     _apply_session_conf(spark, 0, checkpoint_dir)
     return spark
 
