@@ -67,6 +67,7 @@ from journeylake.publish import (
     PublishedTable,
     PublishError,
     TableLayout,
+    add_column_sql,
     bad_keys,
     bigquery_schema,
     evolve_schema,
@@ -276,6 +277,11 @@ class BigQueryPublisher:
         if fields_to_update:
             with _explained(f"updating {', '.join(fields_to_update)} of {ref}"):
                 self.client.update_table(existing, fields_to_update, retry=self.retry)
+        # A no-op on BigQuery (the patch added the columns); the emulator needs it to add them to its storage.
+        # Columns added inside existing records cannot be done this way: the emulator does not support them.
+        for field in evolved:
+            if field.name in added:
+                self._query(add_column_sql(ref, field), f"adding column {field.name} to {ref}")
         return evolved, added
 
     # ---- data --------------------------------------------------------------------------------------------
@@ -350,7 +356,9 @@ class BigQueryPublisher:
 
     def publish(self, df: DataFrame, spec: PublishedTable, layout: TableLayout) -> PublishOutcome:
         """Make the BigQuery table ``spec.name`` equal to ``df`` (the whole Delta table)."""
-        self.check_keys(df, spec.qualified_name, layout.keys)
+        if layout.mode == MERGE:
+            # A truncate load replaces the table whatever its keys; only a MERGE depends on them.
+            self.check_keys(df, spec.qualified_name, layout.keys)
         desired = bigquery_schema(df.schema)
         schema, added = self.ensure_table(spec.name, desired, layout)
         staged = publishable_frame(df, [f.name for f in schema])

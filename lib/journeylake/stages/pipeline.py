@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from journeylake import __version__
 from journeylake.io.delta import read_table, table_exists, table_path
 from journeylake.io.runs import record_stage_runs, run_lock, stage_row
+from journeylake.logs import log_stage_summary
 from journeylake.stages import (
     RunContext,
     StageResult,
@@ -29,6 +30,7 @@ from journeylake.stages import (
     identity,
     ingest,
     journeys,
+    publish,
     reconcile,
     rl,
     sample,
@@ -50,7 +52,13 @@ STAGES: list[tuple[str, StageRunner]] = [
     ("rl", rl.run),
     ("reconcile", reconcile.run),
     ("validate", validate.run),
+    # Optional (bigquery.enabled, off by default); last, so that only validated tables are published.
+    ("publish", publish.run),
 ]
+
+# Stages that never run after a failed stage, even when the caller asks to go on (stop_on_failure=False):
+# publishing after a critical expectation failed would ship tables known to be wrong.
+REQUIRES_CLEAN_RUN = frozenset({"publish"})
 
 # The stage after which a run without an explicit --as-of adopts the data's "now".
 AS_OF_FROM_DATA_AFTER = "ingest"
@@ -89,9 +97,16 @@ def run_pipeline(
     started = time.perf_counter()
     with run_lock(context.lake, context.run_id):
         for name, runner in stages if stages is not None else STAGES:
+            failed_before = next((r.stage for r in results if r.failed), None)
+            if name in REQUIRES_CLEAN_RUN and failed_before is not None:
+                skipped = StageResult(stage=name, message=f"skipped: stage {failed_before} failed")
+                skipped.details["skipped"] = f"stage {failed_before} failed"
+                results.append(skipped)
+                log_stage_summary(skipped)
+                continue
             result = _run_stage(name, runner, context)
             results.append(result)
-            print(result.summary_line(), flush=True)
+            log_stage_summary(result)  # one key=value line: status, seconds, rows in/out per table
             if name == AS_OF_FROM_DATA_AFTER and not result.failed:
                 context = _as_of_from_data(context)
             if result.failed and stop_on_failure:

@@ -5,6 +5,10 @@ Every table of :data:`journeylake.publish.PUBLISHED_TABLES` (or those in
 skipped and listed in ``details["skipped"]``. The first table that fails stops the
 stage with a one-line message; tables published before it stay published (each is
 consistent on its own, and a rerun of the run publishes the rest).
+
+In ``jobs/run_pipeline.py`` this is the optional last stage, after ``validate``: it runs
+only when ``bigquery.enabled`` is true and no earlier stage failed (a critical expectation
+failure fails ``validate``), so tables that failed validation are never published.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ def run(context: RunContext, publisher: BigQueryPublisher | None = None) -> Stag
     with timed(result):
         if not config.enabled:
             result.details["skipped"] = "bigquery.enabled is false"
+            result.message = "skipped: bigquery.enabled is false"
             return result
         published: dict[str, dict[str, object]] = {}
         skipped: list[str] = []
