@@ -169,6 +169,11 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    out_dir: str = "reports/run"  # the run report: index.html (charts) and summary.json
+
+
+@dataclass(frozen=True)
 class SparkConfig:
     master: str = "local[*]"
     shuffle_partitions: int = 0  # 0: two per core for local runs
@@ -188,6 +193,7 @@ class PipelineConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     bigquery: BigQueryConfig = field(default_factory=BigQueryConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
 
 
@@ -227,7 +233,7 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
             raise FileNotFoundError(f"config file not found: {config_path}")
         return PipelineConfig()
     with config_path.open("rb") as handle:
-        return _build(PipelineConfig, tomllib.load(handle), "")
+        return validate_config(_build(PipelineConfig, tomllib.load(handle), ""))
 
 
 def with_overrides(config: PipelineConfig, **overrides: Any) -> PipelineConfig:
@@ -241,10 +247,11 @@ def with_overrides(config: PipelineConfig, **overrides: Any) -> PipelineConfig:
         section_name, _, key = dotted.partition(".")
         section = getattr(config, section_name)
         config = dataclasses.replace(config, **{section_name: dataclasses.replace(section, **{key: value})})
-    return config
+    return validate_config(config)
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def validate_identifier(value: str, what: str) -> str:
@@ -252,3 +259,38 @@ def validate_identifier(value: str, what: str) -> str:
     if not _IDENTIFIER.match(value):
         raise ValueError(f"invalid {what} {value!r}: only letters, digits and underscores are allowed")
     return value
+
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+# A password in the URL (query parameter or user:password@host) would sit in config files and logs.
+_SECRET_IN_URL = re.compile(r"(?i)(password|passwd|pwd)\s*=|//[^/@?#]*:[^/@?#]*@")
+
+
+def validate_config(config: PipelineConfig) -> PipelineConfig:
+    """Reject values that would carry a secret or break out of where they are used; returns ``config``.
+
+    Names of environment variables must be plain names; the JDBC URL must not hold a password (it comes
+    only from ``backend.password_env``); dates must be ISO dates. Names that end up in SQL or table paths
+    are checked where they are used (:func:`validate_identifier`, ``journeylake.io.delta.table_path``).
+    """
+    for what, name in (
+        ("ingest.pii_salt_env", config.ingest.pii_salt_env),
+        ("backend.password_env", config.backend.password_env),
+    ):
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"invalid {what} {name!r}: expected an environment variable name such as MY_SECRET")
+    url = config.backend.jdbc_url
+    if url and not url.startswith("jdbc:"):
+        raise ValueError(f"invalid backend.jdbc_url: expected jdbc:<driver>://..., got {url.split(':')[0]!r}...")
+    if _SECRET_IN_URL.search(url):
+        raise ValueError(
+            "backend.jdbc_url must not contain a password; set the variable named by backend.password_env instead"
+        )
+    for what, text in (
+        ("ingest.min_event_date", config.ingest.min_event_date),
+        ("ingest.from_date", config.ingest.from_date),
+        ("ingest.to_date", config.ingest.to_date),
+    ):
+        if text and not _ISO_DATE.match(text):
+            raise ValueError(f"invalid {what} {text!r}: expected an ISO date YYYY-MM-DD")
+    return config
