@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -77,3 +78,19 @@ def test_failing_stage_stops_the_run_and_is_recorded(spark: SparkSession, tmp_pa
     assert runs["second"]["status"] == "failed"
     assert runs["pipeline"]["message"] == "failed at second: ValueError: bad input"
     assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_as_of_from_data_is_the_latest_event_or_ad_touch(spark: SparkSession, tmp_path: Path) -> None:
+    from journeylake.stages.pipeline import _as_of_from_data
+
+    context = dataclasses.replace(_context(spark, tmp_path), as_of_explicit=False)
+    assert _as_of_from_data(context).as_of == AS_OF  # nothing ingested: unchanged
+    events = spark.createDataFrame([(datetime(2021, 1, 5, 10),), (datetime(2021, 1, 4),)], "event_ts timestamp")
+    events.write.format("delta").save(table_path(tmp_path, "bronze", "events"))
+    assert _as_of_from_data(context).as_of == datetime(2021, 1, 5, 10)
+    # An ad touch after the last site event is journey activity too: as-of must not precede it.
+    touches = spark.createDataFrame([(datetime(2021, 1, 5, 11, 30),), (None,)], "touch_ts timestamp")
+    touches.write.format("delta").save(table_path(tmp_path, "bronze", "ad_touchpoints"))
+    assert _as_of_from_data(context).as_of == datetime(2021, 1, 5, 11, 30)
+    explicit = dataclasses.replace(context, as_of_explicit=True)
+    assert _as_of_from_data(explicit).as_of == AS_OF

@@ -77,15 +77,25 @@ def _run_stage(name: str, runner: StageRunner, context: RunContext) -> StageResu
     return result
 
 
+# Every timed input that becomes journey activity: the run's "now" must not precede any of it, or an open
+# journey would have its last activity after as-of (negative idle time; caught by validation).
+ACTIVITY_TIME_COLUMNS = (("events", "event_ts"), ("ad_touchpoints", "touch_ts"))
+
+
 def _as_of_from_data(context: RunContext) -> RunContext:
-    """Move as_of to the latest event time in bronze (reruns of the same input then agree)."""
-    events = table_path(context.lake, "bronze", "events")
-    if context.as_of_explicit or not table_exists(context.spark, events):
+    """Move as_of to the latest activity time in bronze (events and ad touches), so reruns of the same input agree."""
+    if context.as_of_explicit:
         return context
-    latest = read_table(context.spark, events).agg(F.max("event_ts").alias("latest")).first()
-    if latest is None or latest["latest"] is None:
+    latest_times = []
+    for table, column in ACTIVITY_TIME_COLUMNS:
+        path = table_path(context.lake, "bronze", table)
+        if table_exists(context.spark, path):
+            row = read_table(context.spark, path).agg(F.max(column).alias("latest")).first()
+            if row is not None and row["latest"] is not None:
+                latest_times.append(row["latest"])
+    if not latest_times:
         return context
-    return dataclasses.replace(context, as_of=latest["latest"])
+    return dataclasses.replace(context, as_of=max(latest_times))
 
 
 def run_pipeline(
