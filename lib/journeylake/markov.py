@@ -184,7 +184,9 @@ def normalized_totals(weights: Mapping[str, float], total: float) -> dict[str, f
 def shapley_values(conversions_by_set: Mapping[frozenset[str], float]) -> dict[str, float]:
     """Simplified Shapley (Zhao et al. 2018): phi_c = sum over sets T containing c of R(T) / |T|."""
     values: dict[str, float] = defaultdict(float)
-    for channel_set, conversions in conversions_by_set.items():
+    # Fixed summation order: float addition is not associative, and the sets arrive in whatever order the
+    # cluster's partitions returned them, so an unordered sum differs in the last bits between runs.
+    for channel_set, conversions in sorted(conversions_by_set.items(), key=lambda item: sorted(item[0])):
         if not channel_set:
             continue
         share = conversions / len(channel_set)

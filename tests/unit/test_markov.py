@@ -171,3 +171,15 @@ def test_channel_buckets_keep_the_most_frequent_and_break_ties_by_name() -> None
     assert channel_buckets(counts, 3) == {"a": "a", "b": "b", "c": OTHER_CHANNELS, "d": OTHER_CHANNELS}
     with pytest.raises(ValueError, match="shapley_max_channels"):
         channel_buckets(counts, 1)
+
+
+def test_shapley_values_are_bit_identical_whatever_order_the_sets_arrive_in() -> None:
+    # Shares like 1/3 and 1/7 make float sums order-dependent; a cluster returns partitions in any order.
+    rng = random.Random(7)
+    channels = [f"ch{i}" for i in range(7)]
+    sets = {frozenset(rng.sample(channels, rng.randint(1, 7))) for _ in range(60)}
+    items = [(channel_set, float(rng.randint(1, 50))) for channel_set in sorted(sets, key=sorted)]
+    reference = shapley_values(dict(items))
+    for _ in range(20):
+        rng.shuffle(items)
+        assert shapley_values(dict(items)) == reference  # exact equality, not approx
