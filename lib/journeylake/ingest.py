@@ -25,12 +25,16 @@ leading ``+``) and hashed as ``sha2(salt || normalized, 256)``. The salt is a
 parameter; the stage reads it from the environment variable named by
 ``[ingest].pii_salt_env`` (default ``JOURNEYLAKE_PII_SALT``) and falls back to
 ``[ingest].pii_salt_default`` for local runs only. The raw values are dropped
-before anything is written, quarantine included.
+before anything is written, quarantine included. E-mail addresses that forms put
+elsewhere (``?email=`` in a page URL, a page title) are redacted in the page
+columns, the campaign tags and quarantined records alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -83,6 +87,9 @@ TIMESTAMP_TOO_OLD = "timestamp_too_old"
 FUTURE_TIMESTAMP = "future_timestamp"
 MISSING_DEVICE_ID = "missing_device_id"
 MISSING_EVENT_NAME = "missing_event_name"  # "unknown event source": nothing says what happened
+# A param the pipeline reads (EVENT_PARAMS) sent twice with different values: which one is true is unknown, so
+# the record is kept aside rather than silently read as its first copy. Exact repeats are harmless and accepted.
+CONFLICTING_PARAMS = "conflicting_params"
 NEGATIVE_REVENUE = "negative_revenue"
 EVENT_REASONS = (
     UNPARSEABLE_RECORD,
@@ -91,6 +98,7 @@ EVENT_REASONS = (
     FUTURE_TIMESTAMP,
     MISSING_DEVICE_ID,
     MISSING_EVENT_NAME,
+    CONFLICTING_PARAMS,
     NEGATIVE_REVENUE,
 )
 # Reasons for the other sources (checked in the order each SourceSpec lists them).
@@ -203,6 +211,11 @@ def mask_pii_text(text: Column) -> Column:
     return F.regexp_replace(masked, EMAIL_TOKEN, REDACTED)
 
 
+def redact_emails(text: Column) -> Column:
+    """``text`` with every e-mail-shaped token replaced: forms put addresses in URLs (``?email=``) and titles."""
+    return F.regexp_replace(text, EMAIL_TOKEN, REDACTED)
+
+
 def _without_pii_params(params: Column) -> Column:
     return F.filter(params, lambda p: ~F.coalesce(F.lower(F.trim(p["key"])).isin(*PII_PARAM_KEYS), F.lit(False)))
 
@@ -241,6 +254,16 @@ EVENT_PARAMS: tuple[tuple[str, Callable[[Column, str], Column]], ...] = (
 )
 
 
+PARAMS_CONFLICT = "_params_conflict"  # flag column: see CONFLICTING_PARAMS
+
+
+def has_conflicting_params(params: Column) -> Column:
+    """True when some EVENT_PARAMS key appears with two different values; null for null params."""
+    read = F.filter(params, lambda p: p["key"].isin(*[key for key, _ in EVENT_PARAMS]))
+    # More distinct (key, value) entries than distinct keys: some key carries two values.
+    return F.size(F.array_distinct(read)) > F.size(F.array_distinct(F.transform(read, lambda p: p["key"])))
+
+
 def _p(key: str) -> Column:
     return F.col(f"_p_{key}")
 
@@ -259,10 +282,11 @@ def _ga4_flat_columns(pii_salt: str) -> list[Column]:
     user_pseudo_id = src["user_pseudo_id"]
     device_id = identifier_or_null(user_pseudo_id)
     ga_session_id = _p("ga_session_id")
-    traffic_source = _p("source")
-    traffic_medium = _p("medium")
-    traffic_campaign = _p("campaign")
-    page_location = _p("page_location")
+    # E-mail tools put addresses into campaign tags and landing URLs: free-text params are redacted.
+    traffic_source = redact_emails(_p("source"))
+    traffic_medium = redact_emails(_p("medium"))
+    traffic_campaign = redact_emails(_p("campaign"))
+    page_location = redact_emails(_p("page_location"))
     gclid_in_url = F.nullif(F.regexp_extract(page_location, r"[?&]gclid=([^&#]+)", 1), F.lit(""))
     gclid = F.coalesce(identifier_or_null(_p("gclid")), identifier_or_null(gclid_in_url))
     revenue = F.coalesce(
@@ -316,8 +340,8 @@ def _ga4_flat_columns(pii_salt: str) -> list[Column]:
             "channel"
         ),
         page_location.alias("page_location"),
-        _p("page_title").alias("page_title"),
-        _p("page_referrer").alias("page_referrer"),
+        redact_emails(_p("page_title")).alias("page_title"),
+        redact_emails(_p("page_referrer")).alias("page_referrer"),
         _p("engagement_time_msec").alias("engagement_time_msec"),
         # GA4 sends session_engaged as the string "1" on web and the int 1 elsewhere.
         (_p("session_engaged") == "1").alias("session_engaged"),
@@ -371,7 +395,7 @@ def _first_failing(rules: list[tuple[str, Column]]) -> Column:
 
 
 def event_rules(limits: EventLimits) -> list[tuple[str, Column]]:
-    """(reason, failing condition) over the flat event columns, in EVENT_REASONS order."""
+    """(reason, failing condition) over the flat event columns and ``_params_conflict``, in EVENT_REASONS order."""
     rules = [
         (UNPARSEABLE_RECORD, F.col(PARSE_FAILED)),
         (NULL_TIMESTAMP, F.col("event_ts_micros").isNull()),
@@ -379,6 +403,7 @@ def event_rules(limits: EventLimits) -> list[tuple[str, Column]]:
         (FUTURE_TIMESTAMP, F.col("event_ts") > F.lit(limits.latest)),
         (MISSING_DEVICE_ID, is_placeholder(F.col("user_pseudo_id"))),
         (MISSING_EVENT_NAME, F.coalesce(F.trim(F.col("event_name")), F.lit("")) == ""),
+        (CONFLICTING_PARAMS, F.col(PARAMS_CONFLICT)),
         (NEGATIVE_REVENUE, F.col("revenue") < 0),
     ]
     assert tuple(name for name, _ in rules) == EVENT_REASONS
@@ -406,6 +431,7 @@ def tag_ga4_events(raw: DataFrame, pii_salt: str, limits: EventLimits) -> DataFr
     packed = _with_params(_packed(with_event_id(raw)))
     flat = packed.select(
         *_ga4_flat_columns(pii_salt),
+        has_conflicting_params(F.col(SRC)["event_params"]).alias(PARAMS_CONFLICT),
         F.col(SRC),
         F.col(RAW_LINE),
         F.coalesce(F.col(PARSE_FAILED), F.lit(False)).alias(PARSE_FAILED),
@@ -417,7 +443,7 @@ def tag_ga4_events(raw: DataFrame, pii_salt: str, limits: EventLimits) -> DataFr
     raw_json = F.when(
         F.col(RAW_LINE).isNotNull(),
         F.to_json(F.struct(F.col(SOURCE_FILE), mask_pii_text(F.col(RAW_LINE)).alias("raw_text"))),
-    ).otherwise(F.to_json(F.struct(F.col(SOURCE_FILE), masked_record.alias("record"))))
+    ).otherwise(redact_emails(F.to_json(F.struct(F.col(SOURCE_FILE), masked_record.alias("record")))))
     # Rules and the raw JSON (only for rejected rows) are computed before the duplicate window, so the
     # shuffle it needs carries flat columns only, never the nested source record.
     checked = flat.select(
@@ -454,6 +480,9 @@ class SourceSpec:
     rules: tuple[tuple[str, Callable[[], Column]], ...]  # (reason, failing condition), checked in order
     derived: tuple[tuple[str, Callable[[], Column]], ...]  # columns the bronze table adds
     date_column: str | None  # the date shown in quarantine
+    # The time checked against the run's limits like GA4 event times: a touch dated 2100 would otherwise
+    # become journey activity far after the run's as-of.
+    time_column: str | None = None
 
 
 def _any_null(*names: str) -> Callable[[], Column]:
@@ -490,6 +519,7 @@ SOURCE_SPECS: dict[str, SourceSpec] = {
                 ("gclid_key", lambda: keys.key_of(keys.GCLID, identifier_or_null(F.col("gclid")))),
             ),
             date_column="touch_date",
+            time_column="touch_ts",
         ),
         SourceSpec(
             name="ad_cost_daily",
@@ -514,12 +544,22 @@ SOURCE_SPECS: dict[str, SourceSpec] = {
                 ("device_key", lambda: keys.key_of(keys.DEVICE, identifier_or_null(F.col("user_pseudo_id")))),
             ),
             date_column="exposure_date",
+            time_column="exposure_ts",
         ),
     )
 }
 
 
-def tag_source_records(df: DataFrame, spec: SourceSpec) -> DataFrame:
+def source_rules(spec: SourceSpec, limits: EventLimits | None) -> list[tuple[str, Column]]:
+    """The spec's rules, then (for a timed source, when limits are given) the too-old and future-time rules."""
+    rules = [(name, condition()) for name, condition in spec.rules]
+    if spec.time_column and limits is not None:
+        time = F.col(spec.time_column)
+        rules += [(TIMESTAMP_TOO_OLD, time < F.lit(limits.earliest)), (FUTURE_TIMESTAMP, time > F.lit(limits.latest))]
+    return rules
+
+
+def tag_source_records(df: DataFrame, spec: SourceSpec, limits: EventLimits | None = None) -> DataFrame:
     """Rows of one non-GA4 source to one tagged frame.
 
     Input: ``spec.schema`` columns and ``source_file``. Returns ``spec.bronze_schema`` columns without the
@@ -535,7 +575,7 @@ def tag_source_records(df: DataFrame, spec: SourceSpec) -> DataFrame:
         record_hash(source_columns).alias("record_hash"),
     ).withColumn(RECORD_ID, F.col("record_hash"))
     with_rules = _mark_exact_duplicates(hashed).withColumn(
-        REASON, F.when(~F.col(IS_DUPLICATE), _first_failing([(name, cond()) for name, cond in spec.rules]))
+        REASON, F.when(~F.col(IS_DUPLICATE), _first_failing(source_rules(spec, limits)))
     )
     eligible = ~F.col(IS_DUPLICATE) & F.col(REASON).isNull()
     versions = W.partitionBy(*spec.keys, eligible).orderBy(F.col("record_hash"))
@@ -662,6 +702,21 @@ def select_files_to_ingest(
     dated = listed.where(file_date.isNotNull() & in_range)
     undated = unseen.where(file_date.isNull())
     return dated.select(*listed.columns).unionByName(undated.select(*listed.columns))
+
+
+BATCH_ID_PREFIX = "batch-"
+BATCH_ID_HEX_CHARS = 24
+
+
+def batch_id(files: Sequence[tuple[str, str, int, datetime]]) -> str:
+    """The ``ingest_run_id`` of the rows read from ``files`` ((source, path, size, modification time)): a hash.
+
+    A run killed midway leaves part of its batch in bronze and no watermark, so its rerun reads the same files:
+    with an id derived from them, the rerun's rows and the killed run's are one batch (gold.users.active_runs
+    counts batches), as in a run that was never interrupted.
+    """
+    listing = json.dumps(sorted([source, path, size, str(mtime)] for source, path, size, mtime in files))
+    return BATCH_ID_PREFIX + hashlib.sha256(listing.encode()).hexdigest()[:BATCH_ID_HEX_CHARS]
 
 
 def ingest_file_rows(files: DataFrame, rows_per_file: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:

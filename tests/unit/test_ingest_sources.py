@@ -118,6 +118,32 @@ def test_ad_touchpoint_rules_keys_and_conflicts(spark: SparkSession) -> None:
     tagged.unpersist()
 
 
+def test_ad_touch_times_are_bounded_like_event_times(spark: SparkSession) -> None:
+    limits = EventLimits(earliest=datetime(2020, 1, 1), latest=datetime(2021, 2, 1, 6))
+    rows = [
+        ("old", datetime(2019, 12, 31, 23, 59, 59), "click"),
+        ("first", datetime(2020, 1, 1), "click"),  # both bounds are accepted
+        ("last", datetime(2021, 2, 1, 6), "click"),
+        ("future", datetime(2021, 2, 1, 6, 0, 1), "click"),
+        ("far", datetime(2100, 1, 1), "impression"),
+    ]
+    df = spark.createDataFrame(
+        [(t, ts, kind, None, None, None, None, "dev-1", None, 1.0, "USD") for t, ts, kind in rows],
+        AD_TOUCHPOINTS_SCHEMA,
+    ).withColumn("source_file", F.lit("file:/ads/a.parquet"))
+    spec = ingest.SOURCE_SPECS["ad_touchpoints"]
+    bounded = {r["touch_id"]: r["_reason"] for r in ingest.tag_source_records(df, spec, limits).collect()}
+    assert bounded == {
+        "old": ingest.TIMESTAMP_TOO_OLD,
+        "first": None,
+        "last": None,
+        "future": ingest.FUTURE_TIMESTAMP,
+        "far": ingest.FUTURE_TIMESTAMP,
+    }
+    # Without limits (a caller that has no run time) only the static rules apply.
+    assert {r["_reason"] for r in ingest.tag_source_records(df, spec).collect()} == {None}
+
+
 def test_file_selection_new_changed_and_date_range(spark: SparkSession) -> None:
     mtime = datetime(2021, 1, 1)
     listed = spark.createDataFrame(

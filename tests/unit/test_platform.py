@@ -49,6 +49,17 @@ def test_merge_deletes_keys_that_a_rebuild_removed(spark: SparkSession, tmp_path
     assert sorted(tuple(r) for r in read_table(spark, path).collect()) == [(1, "a2")]
 
 
+def test_merge_into_a_table_with_a_map_column(spark: SparkSession, tmp_path: Path) -> None:
+    # meta.runs keeps rows in/out as maps, which <=> cannot compare: a second run's MERGE must still work.
+    path = table_path(tmp_path, "meta", "runs")
+    schema = "id long, rows map<string, bigint>"
+    merge_table(spark, spark.createDataFrame([(1, {"a": 1}), (2, {"b": 2})], schema), path, keys=["id"])
+    merge_table(spark, spark.createDataFrame([(2, {"b": 3}), (3, {})], schema), path, keys=["id"])
+
+    rows = {r["id"]: r["rows"] for r in read_table(spark, path).collect()}
+    assert rows == {1: {"a": 1}, 2: {"b": 3}, 3: {}}
+
+
 def test_unknown_layer_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown layer"):
         table_path(tmp_path, "platinum", "x")

@@ -7,6 +7,9 @@ or a replace of exactly the partitions or keys a run recomputed.
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -14,11 +17,30 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 LAYERS = ("bronze", "silver", "gold", "meta")
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
+
+# Test-only hook of the crash tests (tests/integration/test_reliability.py): with JOURNEYLAKE_PAUSE_AT=<layer>/<table>
+# a process blocks just before it writes that table (after a MERGE's stale-row delete) and prints PAUSE_MARKER, so
+# the test can SIGKILL it at a known point. Never set outside those tests; unset, it costs one getenv per write.
+PAUSE_ENV = "JOURNEYLAKE_PAUSE_AT"
+PAUSE_MARKER = "journeylake-paused-before-write"
+
+
+def pause_before_write(path: str) -> None:
+    """Block forever when ``PAUSE_ENV`` names the table at ``path`` (see above); otherwise return at once."""
+    target = os.environ.get(PAUSE_ENV, "").strip("/")
+    if target and Path(path).as_posix().endswith("/" + target):
+        print(f"{PAUSE_MARKER} {target}", flush=True)
+        while True:
+            time.sleep(60)
 
 
 def table_path(lake: str | Path, layer: str, table: str) -> str:
+    """``<lake>/<layer>/<table>``; the names are checked, so a configured name cannot point outside the lake."""
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+    if not _TABLE_NAME.match(table):
+        raise ValueError(f"invalid table name {table!r}: lower-case letters, digits and underscores only")
     return str(Path(lake) / layer / table)
 
 
@@ -39,6 +61,7 @@ def read_table_or_empty(spark: SparkSession, path: str, schema: T.StructType) ->
 
 def overwrite_table(df: DataFrame, path: str, partition_by: list[str] | None = None) -> None:
     """Replace the whole table (small derived tables that are recomputed in full each run)."""
+    pause_before_write(path)
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
@@ -64,6 +87,7 @@ def merge_table(
     differs only there keeps its old values, so a rerun leaves the table as it was.
     """
     if not table_exists(spark, path):
+        pause_before_write(path)
         writer = df.write.format("delta").mode("overwrite")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
@@ -73,16 +97,27 @@ def merge_table(
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if delete_keys is not None:
         target.alias("t").merge(delete_keys.alias("s"), on).whenMatchedDelete().execute()
-    compared = [c for c in df.columns if c not in keys and c not in ignore_changes_in]
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared)
+    pause_before_write(path)
+    compared = [f for f in df.schema.fields if f.name not in keys and f.name not in ignore_changes_in]
+    changed = " OR ".join(f"NOT ({_comparable('t', f)} <=> {_comparable('s', f)})" for f in compared)
     merge = target.alias("t").merge(df.alias("s"), on)
     if changed:
         merge = merge.whenMatchedUpdateAll(condition=changed)
     merge.whenNotMatchedInsertAll().execute()
 
 
+def _comparable(alias: str, field: T.StructField) -> str:
+    """SQL for the column as a value ``<=>`` accepts: maps (meta.runs rows_in) are not comparable, their
+    sorted entries are."""
+    column = f"{alias}.`{field.name}`"
+    if isinstance(field.dataType, T.MapType):
+        return f"array_sort(map_entries({column}))"
+    return column
+
+
 def replace_where(df: DataFrame, path: str, condition: str, partition_by: list[str] | None = None) -> None:
     """Atomically replace the rows matching ``condition`` (a SQL predicate) with ``df``."""
+    pause_before_write(path)
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
     if partition_by:
         writer = writer.partitionBy(*partition_by)

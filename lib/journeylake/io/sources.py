@@ -17,6 +17,7 @@ that is not a JSON object is flagged ``_parse_failed``. Nothing raises.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -26,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from journeylake.io.delta import merge_table, read_table_or_empty, table_exists, table_path
+from journeylake.io.delta import merge_table, pause_before_write, read_table_or_empty, table_exists, table_path
 from journeylake.schemas.bronze import INGEST_FILES_SCHEMA
 from journeylake.schemas.ga4 import GA4_EXPORT_SCHEMA
 
@@ -72,6 +73,36 @@ def list_input_files(spark: SparkSession, source: str, root: str, suffixes: Sequ
         F.col("path"),
         F.col("length").alias("size"),
         F.col("modificationTime").alias("modification_time"),
+    )
+
+
+class UnreadableInputError(RuntimeError):
+    """An input file cannot be read with its source's schema: truncated, not Parquet, or a column of another type."""
+
+
+# Spark names the file it failed on in the first line of its error; the detail follows, or sits in the JVM cause.
+_FAILED_READ = re.compile(r"\[FAILED_READ_FILE[A-Z_.]*\] Encountered error while reading file (\S+?)\.?\s+(.*)")
+_JVM_CAUSE = re.compile(r"Caused by: [\w.$]+: (.+)")
+MAX_DETAIL_CHARS = 300  # one line of the summary, never a stack trace
+
+
+def unreadable_input_error(error: Exception, source: str) -> UnreadableInputError | None:
+    """A short error naming the unreadable file when ``error`` is Spark failing to read an input file; else None.
+
+    The batch that hit it wrote nothing (reads fail before the MERGEs) and the watermark does not list its files,
+    so once the file is fixed or moved away the next run reads the batch again.
+    """
+    text = str(error)
+    match = _FAILED_READ.search(text)
+    if match is None:
+        return None
+    detail = match.group(2).split("SQLSTATE")[0].strip()
+    if not detail:
+        cause = _JVM_CAUSE.search(text)
+        detail = cause.group(1).strip() if cause else "unreadable"
+    return UnreadableInputError(
+        f"cannot read {source} input file {match.group(1)}: {detail[:MAX_DETAIL_CHARS]}; "
+        "nothing of this batch was written: fix or remove the file and rerun"
     )
 
 
@@ -229,6 +260,7 @@ def merge_bronze(
     rewrites nothing. ``target_filter`` (a SQL predicate on the target, alias ``t``) limits the files the
     MERGE scans, e.g. the event_date range of the batch.
     """
+    pause_before_write(path)
     if not table_exists(spark, path):
         writer = df.write.format("delta").mode("overwrite")
         if partition_by:

@@ -105,7 +105,7 @@ IDENTITY_MAP_SCHEMA = T.StructType(
     ]
 )
 
-# silver.identity_merges. Key: (run_id, old_canonical_user_id, new_canonical_user_id, change).
+# silver.identity_merges. Key: (as_of, old_canonical_user_id, new_canonical_user_id, change).
 IDENTITY_MERGES_SCHEMA = T.StructType(
     [
         T.StructField("run_id", T.StringType(), False),
@@ -117,7 +117,7 @@ IDENTITY_MERGES_SCHEMA = T.StructType(
     ]
 )
 
-# silver.identity_audit: edges a guard cut in a run. Key: (run_id, src_key, dst_key, edge_type).
+# silver.identity_audit: edges a guard cut in a run. Key: (as_of, src_key, dst_key, edge_type, reason).
 IDENTITY_AUDIT_SCHEMA = T.StructType(
     [
         T.StructField("run_id", T.StringType(), False),

@@ -40,8 +40,11 @@ TOUCH_COLUMNS = ["user_pseudo_id", "gclid", "touch_ts"]
 ORDER_COLUMNS = ["order_id", "user_id", "ga_transaction_id", "order_ts"]
 USER_COLUMNS = ["user_id", "login_id", "created_at"]
 MAP_KEYS = ["id_type", "id_value"]
-MERGES_KEYS = ["run_id", "old_canonical_user_id", "new_canonical_user_id", "change"]
-AUDIT_KEYS = ["run_id", *identity.EDGE_KEY]
+# Merge events and cuts are keyed by the run's as-of, not its run id: a run killed after writing them and its rerun
+# (same input, same as-of) record the same events once. The first writer's run_id is kept.
+MERGES_KEYS = ["as_of", "old_canonical_user_id", "new_canonical_user_id", "change"]
+AUDIT_KEYS = ["as_of", *identity.EDGE_KEY, "reason"]
+EVENT_RUN_COLUMNS = ("run_id",)
 
 
 class IdentityInputError(RuntimeError):
@@ -156,8 +159,8 @@ def run(context: RunContext) -> StageResult:
             "cause",
             F.lit(context.as_of).cast("timestamp").alias("as_of"),
         )
-        merge_table(spark, merges, merges_path, keys=MERGES_KEYS)
-        merge_table(spark, audit, audit_path, keys=AUDIT_KEYS)
+        merge_table(spark, merges, merges_path, keys=MERGES_KEYS, ignore_changes_in=EVENT_RUN_COLUMNS)
+        merge_table(spark, audit, audit_path, keys=AUDIT_KEYS, ignore_changes_in=EVENT_RUN_COLUMNS)
         merge_table(spark, identity_map, map_path, keys=MAP_KEYS)
         merge_table(
             spark, final_edges.select(*_columns(S.IDENTITY_EDGES_TABLE_SCHEMA)), edges_path, keys=identity.EDGE_KEY

@@ -14,7 +14,10 @@ event_date, insert-only MERGE on event_id), ``bronze.<source>`` (MERGE on the
 business key, updated only when the record hash changed),
 ``bronze.quarantine`` (insert-only on source + record_id + reason), then the
 watermark. Killed before the watermark, a rerun reads the same files again and
-the MERGEs insert nothing twice.
+the MERGEs insert nothing twice. Rows carry the batch id (``ingest.batch_id``, a
+hash of the files read) as ``ingest_run_id``, so the killed run's rows and its
+rerun's belong to one batch. A file Spark cannot read stops the stage with an
+``UnreadableInputError`` naming it, before anything of that source is written.
 
 Accounting: for every source, input rows = accepted + exact duplicates removed
 + quarantined; the stage raises when that does not hold.
@@ -22,10 +25,13 @@ Accounting: for every source, input rows = accepted + exact duplicates removed
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -48,6 +54,7 @@ from journeylake.io.sources import (
     read_ingest_files,
     read_prior_purchases,
     read_source_files,
+    unreadable_input_error,
     write_ingest_files,
 )
 from journeylake.schemas.bronze import BRONZE_EVENTS_SCHEMA
@@ -182,7 +189,9 @@ def _ingest_source(
     spark = context.spark
     raw = read_source_files(spark, files, spec.schema)
     read_rows = raw.count()
-    tagged = ingest.tag_source_records(raw, spec).persist()
+    config = context.config.ingest
+    limits = ingest.event_limits(context.as_of, config.min_event_date, config.max_future_hours)
+    tagged = ingest.tag_source_records(raw, spec, limits).persist()
     try:
         counts, per_file = _count_outcomes(tagged)
         _check_accounting(spec.name, read_rows, counts)
@@ -200,6 +209,21 @@ def _ingest_source(
     finally:
         tagged.unpersist()
     return counts, per_file
+
+
+def _readable(
+    source: str, ingest_batch: Callable[[], tuple[SourceCounts, dict[str, int]]]
+) -> tuple[SourceCounts, dict[str, int]]:
+    """Run one source's batch; Spark failing on an input file (truncated, not Parquet, a column of another type)
+    becomes a one-line ``UnreadableInputError`` naming the file. The batch read fails before its MERGEs and the
+    watermark is written last, so nothing of it is written and the rerun after the fix reads it again."""
+    try:
+        return ingest_batch()
+    except Exception as error:
+        unreadable = unreadable_input_error(error, source)
+        if unreadable is None:
+            raise
+        raise unreadable from None
 
 
 def _selected_files(
@@ -249,8 +273,11 @@ def run(context: RunContext) -> StageResult:
             ga4_raw = read_ga4_bigquery(spark, ga4_folder.removeprefix(BIGQUERY_PREFIX))
         elif ga4_files:
             ga4_raw = read_ga4_export(spark, ga4_files)
+        # Bronze rows carry the batch's id, not this run's: a killed run's rerun continues the same batch.
+        batch = dataclasses.replace(context, run_id=ingest.batch_id(files)) if files else context
+        result.details["batch_id"] = batch.run_id
         if ga4_raw is not None:
-            counts, per_file = _ingest_ga4(context, ga4_raw, salt, ingested_at)
+            counts, per_file = _readable(ingest.SOURCE_GA4, partial(_ingest_ga4, batch, ga4_raw, salt, ingested_at))
             counts.files = len(ga4_files)
             per_source[ingest.SOURCE_GA4] = counts
             rows_per_file.update(per_file)
@@ -259,7 +286,7 @@ def run(context: RunContext) -> StageResult:
             source_files = [path for source, path, _, _ in files if source == name]
             if not source_files:
                 continue
-            counts, per_file = _ingest_source(context, spec, source_files, ingested_at)
+            counts, per_file = _readable(name, partial(_ingest_source, batch, spec, source_files, ingested_at))
             counts.files = len(source_files)
             per_source[name] = counts
             rows_per_file.update(per_file)
