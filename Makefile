@@ -45,10 +45,18 @@ test-unit: $(STAMP) ## Run only the fast unit tests
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the dependency audit
 	$(VENV)/bin/ruff check lib jobs tests
 	$(VENV)/bin/ruff format --check lib jobs tests
 	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory audit
+
+# Known vulnerabilities accepted after review, as "--ignore-vuln ID" flags; each one is explained in README
+# ("Dependency audit"). Empty: any known vulnerability in an installed package fails the audit.
+AUDIT_IGNORE ?=
+.PHONY: audit
+audit: $(STAMP) ## pip-audit every installed dependency (pins and their dependencies) for known vulnerabilities
+	$(VENV)/bin/pip-audit --local --skip-editable --progress-spinner off $(AUDIT_IGNORE)
 
 .PHONY: format
 format: $(STAMP) ## Format the code with ruff
@@ -107,6 +115,39 @@ validate: $(STAMP) ## Validate every table with Great Expectations; HTML report 
 .PHONY: report
 report: $(STAMP) ## Write the run report (charts, self-contained) to reports/run/index.html from the tables in LAKE
 	$(PY) jobs/report.py --config $(CONFIG) --lake $(LAKE) --out-dir reports/run
+
+# Benchmarks (issue 13): SCALES="0.5 2" (or SCALE=2 for one scale); each scale runs in a fresh process.
+# Writes bench/results/<date>.json and BENCHMARKS.md and prints the tables; never fails on speed.
+BENCH_SCALES = $(or $(SCALES),$(if $(filter command line environment,$(origin SCALE)),$(SCALE),0.5 2))
+.PHONY: bench
+bench: $(STAMP) ## Benchmark the pipeline and a DuckDB reference: SCALES="0.5 2"; results in BENCHMARKS.md
+	$(PY) -m bench.run_bench --scales "$(BENCH_SCALES)" $(BENCH_ARGS)
+
+# BigQuery: by default `make publish` targets a local emulator (started if not running, data in memory).
+# For a real project: make publish BQ_ENDPOINT= BQ_PROJECT=my-project BQ_DATASET=journeylake BQ_STAGING_URI=gs://bucket/prefix
+BQ_PROJECT ?= test-project
+BQ_DATASET ?= journeylake
+BQ_STAGING_URI ?= gs://journeylake-staging/publish
+BQ_PORT ?= 9050
+BQ_GRPC_PORT ?= 9060
+BQ_GCS_ROOT ?= .bqemu-gcs
+BQ_LOCAL_ENDPOINT = http://127.0.0.1:$(BQ_PORT)
+BQ_ENDPOINT ?= $(BQ_LOCAL_ENDPOINT)
+BQ_EMULATOR_ARGS = --port $(BQ_PORT) --grpc-port $(BQ_GRPC_PORT) --gcs-root $(BQ_GCS_ROOT) --project $(BQ_PROJECT)
+
+.PHONY: publish
+publish: $(STAMP) ## Publish the lake's gold tables to BigQuery (local emulator by default; see BQ_* variables)
+	$(if $(filter $(BQ_LOCAL_ENDPOINT),$(BQ_ENDPOINT)),$(PY) jobs/bq_emulator.py start $(BQ_EMULATOR_ARGS))
+	$(if $(BQ_ENDPOINT),BQEMU_GCS_LOCAL_ROOT=$(BQ_GCS_ROOT)) $(PY) jobs/publish_bigquery.py --config $(CONFIG) --lake $(LAKE) \
+		--project $(BQ_PROJECT) --dataset $(BQ_DATASET) --staging-uri $(BQ_STAGING_URI) $(if $(BQ_ENDPOINT),--api-endpoint $(BQ_ENDPOINT))
+
+.PHONY: bq-emulator
+bq-emulator: $(STAMP) ## Start a local BigQuery emulator in the background (BQ_PORT, BQ_GCS_ROOT)
+	$(PY) jobs/bq_emulator.py start $(BQ_EMULATOR_ARGS)
+
+.PHONY: bq-emulator-stop
+bq-emulator-stop: $(STAMP) ## Stop the local BigQuery emulator started by make bq-emulator or make publish
+	$(PY) jobs/bq_emulator.py stop
 
 PG_PORT ?= 55432
 .PHONY: postgres-start
