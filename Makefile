@@ -65,8 +65,8 @@ format: $(STAMP) ## Format the code with ruff
 
 # ---- pipeline --------------------------------------------------------------
 .PHONY: run
-run: $(STAMP) ## Run the whole pipeline on generated sample data into ./lakehouse
-	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE) --sample-dir $(SAMPLE_DIR)
+run: $(STAMP) ## Run the whole pipeline on generated sample data into ./lakehouse (SEED=, SCALE=; GA4=DIR for an export)
+	$(PY) jobs/run_pipeline.py --config $(CONFIG) --lake $(LAKE) --sample-dir $(SAMPLE_DIR) --sample-seed $(SEED) --sample-scale $(SCALE) $(if $(GA4),--ga4 $(GA4))
 
 # One stage at a time (each reads what the earlier stages wrote in LAKE).
 STAGE_ARGS = --config $(CONFIG) --lake $(LAKE) --sample-dir $(SAMPLE_DIR)
@@ -109,12 +109,12 @@ reconcile: $(STAMP) ## Reconcile GA4 purchases with backend orders (JDBC_URL=jdb
 	$(PY) jobs/reconcile.py $(STAGE_ARGS) $(if $(JDBC_URL),--jdbc-url $(JDBC_URL))
 
 .PHONY: validate
-validate: $(STAMP) ## Validate every table with Great Expectations; HTML report in reports/expectations/
-	$(PY) jobs/validate.py --config $(CONFIG) --lake $(LAKE) --report-dir reports/expectations
+validate: $(STAMP) ## Validate every table with Great Expectations; HTML report in LAKE/reports/expectations/
+	$(PY) jobs/validate.py --config $(CONFIG) --lake $(LAKE)
 
 .PHONY: report
-report: $(STAMP) ## Write the run report (charts, self-contained) to reports/run/index.html from the tables in LAKE
-	$(PY) jobs/report.py --config $(CONFIG) --lake $(LAKE) --out-dir reports/run
+report: $(STAMP) ## Write the run report (charts, self-contained) to LAKE/reports/run/index.html
+	$(PY) jobs/report.py --config $(CONFIG) --lake $(LAKE)
 
 # Benchmarks (issue 13): SCALES="0.5 2" (or SCALE=2 for one scale); each scale runs in a fresh process.
 # Writes bench/results/<date>.json and BENCHMARKS.md and prints the tables; never fails on speed.
@@ -174,8 +174,13 @@ package: $(STAMP) ## Build dist/journeylake-*.whl and dist/journeylake.zip (for 
 	rm -rf dist && mkdir -p dist
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
 	$(PY) -c "import zipfile, pathlib; z = zipfile.ZipFile('dist/journeylake.zip', 'w', zipfile.ZIP_DEFLATED); \
-		[z.write(p, p.relative_to('lib')) for p in sorted(pathlib.Path('lib/journeylake').rglob('*')) if p.suffix in ('.py', '.typed')]"
+		[z.write(p, p.relative_to('lib')) for p in sorted(pathlib.Path('lib/journeylake').rglob('*')) if p.suffix in ('.py', '.typed')]; \
+		[z.write(p, pathlib.Path('journeylake/_resources') / p) for d in ('conf', 'expectations') for p in sorted(pathlib.Path(d).iterdir()) if p.suffix in ('.toml', '.properties', '.json')]"
 	@ls -1 dist
+
+.PHONY: docs
+docs: $(STAMP) ## Write the data dictionary docs/tables.md from the table catalog
+	$(PY) jobs/make_docs.py --out docs/tables.md
 
 .PHONY: clean
 clean: ## Remove the lake, generated data, reports and caches (keeps .venv and jars)

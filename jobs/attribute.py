@@ -1,23 +1,13 @@
 """Attribute conversions: gold.journey_touchpoints + gold.user_journeys -> gold.attribution, gold.channel_history.
 
-.venv/bin/python jobs/attribute.py [--config FILE] [--lake DIR] [--as-of TIMESTAMP] [--run-id ID]
+jobs/attribute.py [--config FILE] [--lake DIR] [--as-of TIMESTAMP] [--run-id ID]
 """
-
-from __future__ import annotations
 
 import sys
 
-from journeylake.cli import base_parser, config_from_args, make_context, parse_as_of
-from journeylake.stages.attribution import run
+from journeylake.cli import job
 
-
-def main(argv: list[str] | None = None) -> int:
-    args = base_parser(__doc__ or "").parse_args(argv)
-    context = make_context(config_from_args(args), parse_as_of(args.as_of), args.run_id)
-    result = run(context)
-    print(result.summary_line())
-    return 1 if result.failed else 0
-
+parse_args, run = job("attribution", __doc__)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(None, parse_args()))

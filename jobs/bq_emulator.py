@@ -1,8 +1,8 @@
 """Start or stop a local BigQuery emulator (bqemulator) in the background, for `make publish` on a laptop.
 
-    .venv/bin/python jobs/bq_emulator.py start [--port 9050] [--grpc-port 9060] [--gcs-root .bqemu-gcs]
-                                               [--state-dir .bqemu] [--project test-project]
-    .venv/bin/python jobs/bq_emulator.py stop [--state-dir .bqemu]
+    jobs/bq_emulator.py start [--port 9050] [--grpc-port 9060] [--gcs-root .bqemu-gcs]
+                              [--state-dir .bqemu] [--project test-project]
+    jobs/bq_emulator.py stop [--state-dir .bqemu]
 
 `start` launches `bqemulator start` on 127.0.0.1 with BQEMU_GCS_LOCAL_ROOT=<gcs-root>, waits
 until GET /healthz answers, and writes its pid and endpoint to <state-dir>/emulator.json
@@ -10,128 +10,11 @@ until GET /healthz answers, and writes its pid and endpoint to <state-dir>/emula
 up. `stop` ends exactly that process. The emulator keeps its data in memory only.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
-import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-HOST = "127.0.0.1"
-STARTUP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 15.0
-POLL_SECONDS = 0.5
-HEALTH_TIMEOUT_SECONDS = 2.0
-STATE_FILE = "emulator.json"
-LOG_FILE = "emulator.log"
+from journeylake.cli import job
 
-
-def healthy(endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint}/healthz", timeout=HEALTH_TIMEOUT_SECONDS) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def start(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    state_path = state_dir / STATE_FILE
-    endpoint = f"http://{HOST}:{args.port}"
-    if state_path.exists():
-        state = json.loads(state_path.read_text())
-        if alive(state["pid"]) and healthy(state["endpoint"]):
-            print(f"emulator already running: pid {state['pid']} at {state['endpoint']}")
-            return 0
-    gcs_root = Path(args.gcs_root).resolve()
-    gcs_root.mkdir(parents=True, exist_ok=True)
-    binary = Path(sys.executable).with_name("bqemulator")
-    command = [
-        str(binary),
-        "start",
-        "--rest-host",
-        HOST,
-        "--rest-port",
-        str(args.port),
-        "--grpc-host",
-        HOST,
-        "--grpc-port",
-        str(args.grpc_port),
-        "--project",
-        args.project,
-        "--log-level",
-        "warning",
-    ]
-    log = (state_dir / LOG_FILE).open("ab")
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, "BQEMU_GCS_LOCAL_ROOT": str(gcs_root)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # survives the make recipe's shell
-    )
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            print(f"emulator exited with code {process.returncode}; see {state_dir / LOG_FILE}", file=sys.stderr)
-            return 1
-        if healthy(endpoint):
-            state = {"pid": process.pid, "endpoint": endpoint, "gcs_root": str(gcs_root), "project": args.project}
-            state_path.write_text(json.dumps(state, indent=2))
-            print(f"emulator running: pid {process.pid} at {endpoint}, BQEMU_GCS_LOCAL_ROOT={gcs_root}")
-            return 0
-        time.sleep(POLL_SECONDS)
-    process.terminate()
-    print(f"emulator not healthy after {STARTUP_TIMEOUT_SECONDS:.0f}s; see {state_dir / LOG_FILE}", file=sys.stderr)
-    return 1
-
-
-def stop(args: argparse.Namespace) -> int:
-    state_path = Path(args.state_dir) / STATE_FILE
-    if not state_path.exists():
-        print("no emulator state file; nothing to stop")
-        return 0
-    pid = int(json.loads(state_path.read_text())["pid"])
-    if alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    state_path.unlink()
-    print(f"emulator {pid} stopped")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("--port", type=int, default=9050, help="REST port")
-    parser.add_argument("--grpc-port", type=int, default=9060, help="Storage API gRPC port")
-    parser.add_argument("--gcs-root", default=".bqemu-gcs", help="local folder standing in for gs://")
-    parser.add_argument("--state-dir", default=".bqemu", help="where the pid/endpoint file and the log go")
-    parser.add_argument("--project", default="test-project")
-    args = parser.parse_args(argv)
-    return start(args) if args.action == "start" else stop(args)
-
+parse_args, run = job("bq-emulator", __doc__)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(None, parse_args()))

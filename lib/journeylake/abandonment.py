@@ -19,9 +19,16 @@ activity; a journey is *stalled* when idle >= ``journey.inactivity_hours`` or it
 - ``timed_out``: status ``timed_out`` already, or as_of >= timeout_at.
 
 The primary reason is the first matched one in ``REASON_PRECEDENCE`` (see ``journeylake.schemas.abandonment``).
-Reasons are evaluated on the journey as it stands, so the reason does not depend on how often the pipeline runs:
-a CONSIDERING journey first seen after its timeout is still reported as ``inactive``. Journeys that were timed out
-keep status ``timed_out`` (and their end); the others become ``abandoned`` with ``end_ts`` = the detecting as-of.
+
+Abandonment is a status *as of now*, recomputed every run over every journey from the data and the run's as-of,
+never a decision a run takes once: a journey abandoned for inactivity that the person resumes before its 14-day
+timeout is open again and continues (journeys depend on the touches only), and a run over many days gives the
+same statuses, reasons and penalties as daily runs ending at the same as-of. Journeys that timed out keep
+status ``timed_out`` (and their end) with the reason that applies; the others become ``abandoned``, ending at a
+time the data defines: for the reasons that need a stall (inactive, competitor, budget) when the stall began,
+``last_activity_ts + inactivity_hours`` (or the timeout, when earlier); for fatigue and manual at the last
+activity. Penalties and opportunity costs are priced with the conversion model of the run's as-of; what earlier
+runs said stays in the Delta history of gold.journey_abandonments.
 """
 
 from __future__ import annotations
@@ -72,6 +79,8 @@ MICROS_PER_SECOND = 1_000_000.0
 
 # States in which a quiet journey counts as abandoned (inactive) before it times out.
 INACTIVITY_STATES = (CONSIDERING, INTENT)
+# Reasons that need the journey to have stalled: the abandonment began when the stall did.
+STALL_REASONS = (INACTIVE, COMPETITOR, BUDGET)
 # The touch that is not a response: fatigue counts these since the last response.
 IMPRESSION = "impression"
 # Converted journeys whose transitions do not say where they came from are assumed to have been here.
@@ -295,12 +304,13 @@ def detect_abandonment(
     ``transitions`` (journey_id, transition_ts), ``exposures_tied`` (:func:`tie_exposures`) and ``cost_daily``
     (cost_date, channel, campaign, cost, daily_budget). Only ``open`` and ``timed_out`` journeys are candidates.
     Returns ABANDONMENT_DETECTIONS_SCHEMA: journey_id, reason, matched_reasons (precedence order),
-    journey_status (abandoned | timed_out), ended_at, detected_at (= as_of).
+    journey_status (abandoned | timed_out), ended_at (see the module docstring), detected_at (= as_of).
+    ``abandoned`` journeys are judged as the open journeys they are (:func:`resumable`).
     """
     now = timestamp_literal(as_of)
-    candidates = journeys.where(F.col("status").isin(OPEN, TIMED_OUT))
+    candidates = resumable(journeys).where(F.col("status").isin(OPEN, TIMED_OUT))
     idle_hours = seconds_between(F.col("last_activity_ts"), now) / F.lit(SECONDS_PER_HOUR)
-    is_timed_out = (F.col("status") == F.lit(TIMED_OUT)) | (now >= F.col("timeout_at"))
+    is_timed_out = (F.col("status") == F.lit(TIMED_OUT)) | (now >= F.col("timeout_at")) | (now >= F.col("max_end_at"))
     is_idle = idle_hours >= F.lit(float(journey_config.inactivity_hours))
     is_stalled = is_idle | is_timed_out
 
@@ -334,18 +344,40 @@ def detect_abandonment(
             how="left",
         )
     )
+    # When the journey stopped: the data's time, never the as-of of whichever run noticed it.
+    stall_began = F.least(
+        F.col("last_activity_ts") + F.make_dt_interval(hours=F.lit(journey_config.inactivity_hours)),
+        F.col("timeout_at"),
+    )
+    stopped_at = F.when(F.col("reason").isin(*STALL_REASONS), stall_began).otherwise(F.col("last_activity_ts"))
     return (
         evidence.withColumn("matched_reasons", matched)
         .where(F.size("matched_reasons") > 0)
+        .withColumn("reason", F.element_at("matched_reasons", 1))
         .select(
             "journey_id",
-            F.element_at("matched_reasons", 1).alias("reason"),
+            "reason",
             "matched_reasons",
             F.when(is_timed_out, F.lit(TIMED_OUT)).otherwise(F.lit(ABANDONED)).alias("journey_status"),
-            F.when(is_timed_out, F.coalesce(F.col("end_ts"), F.col("timeout_at"))).otherwise(now).alias("ended_at"),
+            F.when(is_timed_out, F.coalesce(F.col("end_ts"), F.col("last_activity_ts")))
+            .otherwise(stopped_at)
+            .alias("ended_at"),
             now.alias("detected_at"),
         )
         .select(*ABANDONMENT_DETECTIONS_SCHEMA.fieldNames())
+    )
+
+
+def resumable(journeys: DataFrame) -> DataFrame:
+    """``journeys`` with the abandonment overlay taken off: ``abandoned`` journeys are ``open`` again (no reason, no
+    end), as a person can still resume them; every other row is unchanged. Needs USER_JOURNEYS_SCHEMA columns."""
+    overlaid = F.col("status") == F.lit(ABANDONED)
+    return journeys.withColumns(
+        {
+            "status": F.when(overlaid, F.lit(OPEN)).otherwise(F.col("status")),
+            "abandon_reason": F.when(overlaid, F.lit(None).cast("string")).otherwise(F.col("abandon_reason")),
+            "end_ts": F.when(overlaid, F.lit(None).cast("timestamp")).otherwise(F.col("end_ts")),
+        }
     )
 
 
@@ -372,14 +404,13 @@ def apply_abandonment(journeys: DataFrame, abandonments: DataFrame) -> DataFrame
     )
 
 
-def journey_status_updates(journeys: DataFrame, abandonments: DataFrame) -> DataFrame:
-    """The (journey_id, status, abandon_reason, end_ts) rows of gold.user_journeys that abandonment must change.
-
-    Needs ``journeys`` (journey_id, status, abandon_reason, end_ts) and ``abandonments`` (journey_id, reason,
-    journey_status, ended_at). Only journeys whose stored values differ are returned, so a rerun returns none.
+def journey_status_updates(stored: DataFrame, applied: DataFrame) -> DataFrame:
+    """The (journey_id, status, abandon_reason, end_ts) rows of gold.user_journeys that differ between ``stored``
+    (the table as it is) and ``applied`` (the statuses as of now, :func:`apply_abandonment` over
+    :func:`resumable` journeys): new abandonments, changed reasons, and journeys resumed since. A rerun returns
+    none. Needs journey_id, status, abandon_reason, end_ts on both.
     """
-    applied = apply_abandonment(journeys.select("journey_id", "status", "abandon_reason", "end_ts"), abandonments)
-    before = journeys.select(
+    before = stored.select(
         "journey_id",
         F.col("status").alias("_s"),
         F.col("abandon_reason").alias("_r"),
@@ -391,7 +422,8 @@ def journey_status_updates(journeys: DataFrame, abandonments: DataFrame) -> Data
         | ~F.col("end_ts").eqNullSafe(F.col("_e"))
     )
     return (
-        applied.join(before, on="journey_id", how="inner")
+        applied.select("journey_id", "status", "abandon_reason", "end_ts")
+        .join(before, on="journey_id", how="inner")
         .where(differs)
         .select("journey_id", "status", "abandon_reason", "end_ts")
     )

@@ -18,13 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "conf" / "default.toml"
+from journeylake.resources import DEFAULT_CONFIG
+
+
+class ConfigError(ValueError):
+    """A config file or a flag value is wrong: the run does not start, and the message names the key."""
 
 
 @dataclass(frozen=True)
 class LakeConfig:
-    root: str = "lakehouse"  # Delta tables live at <root>/<layer>/<table>
-    checkpoint_dir: str = ""  # default: <root>/_checkpoints
+    root: str = "lakehouse"  # Delta tables live at <root>/<layer>/<table>; a folder or a URI (gs://, s3a://...)
+    checkpoint_dir: str = ""  # Spark checkpoints; default: a folder under the system temp dir
+    # A run lock older than this is taken over (a run killed on another machine cannot be checked for life).
+    lock_ttl_hours: float = 24.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,10 @@ class IngestConfig:
     min_event_date: str = "2015-01-01"
     # Salt for hashing e-mails and phones; read from this environment variable.
     pii_salt_env: str = "JOURNEYLAKE_PII_SALT"
-    # Used when the variable is unset, so local runs work; production must set it.
+    # Used when the variable is unset, for the generated sample only: on any other input the run is refused,
+    # unless allow_default_pii_salt says in so many words that hashes anyone can recompute are acceptable.
     pii_salt_default: str = "journeylake-local-salt"
+    allow_default_pii_salt: bool = False
     # Re-read the GA4 files dated (by their events_YYYYMMDD name) in this inclusive range, ISO dates;
     # empty: read every file that is new or changed since the last run (meta.ingest_files).
     from_date: str = ""
@@ -164,13 +172,14 @@ class BigQueryConfig:
 @dataclass(frozen=True)
 class ValidationConfig:
     enabled: bool = True
-    suites_dir: str = "expectations"
-    report_dir: str = "reports/expectations"
+    suites_dir: str = ""  # folder of <layer>.<table>.json domain suites; default: the packaged expectations/
+    report_dir: str = ""  # Data Docs and summary-<run>.json; default: <lake>/reports/expectations
 
 
 @dataclass(frozen=True)
 class ReportConfig:
-    out_dir: str = "reports/run"  # the run report: index.html (charts) and summary.json
+    enabled: bool = True  # run_pipeline writes the run report after the last stage
+    out_dir: str = ""  # the run report (index.html with charts, summary.json); default: <lake>/reports/run
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ def _build(cls: type[_T], values: dict[str, Any], where: str) -> _T:
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown config key(s) in [{where}]: {', '.join(unknown)}")
+        raise ConfigError(f"unknown config key(s) in [{where}]: {', '.join(unknown)}")
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         default = getattr(cls(), name)
@@ -227,13 +236,17 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
 
 def load_config(path: str | Path | None = None) -> PipelineConfig:
     """Load ``path`` (default ``conf/default.toml``); missing keys keep their defaults."""
-    config_path = Path(path) if path else DEFAULT_CONFIG_PATH
+    if not path:
+        return validate_config(_build(PipelineConfig, tomllib.loads(DEFAULT_CONFIG.read_text()), ""))
+    config_path = Path(path)
     if not config_path.exists():
-        if path:
-            raise FileNotFoundError(f"config file not found: {config_path}")
-        return PipelineConfig()
+        raise ConfigError(f"config file not found: {config_path}")
     with config_path.open("rb") as handle:
-        return validate_config(_build(PipelineConfig, tomllib.load(handle), ""))
+        try:
+            document = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_path}: not valid TOML: {error}") from error
+    return validate_config(_build(PipelineConfig, document, ""))
 
 
 def with_overrides(config: PipelineConfig, **overrides: Any) -> PipelineConfig:
@@ -257,7 +270,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def validate_identifier(value: str, what: str) -> str:
     """Reject names that would be interpolated into SQL or paths unless they are plain identifiers."""
     if not _IDENTIFIER.match(value):
-        raise ValueError(f"invalid {what} {value!r}: only letters, digits and underscores are allowed")
+        raise ConfigError(f"invalid {what} {value!r}: only letters, digits and underscores are allowed")
     return value
 
 
@@ -278,12 +291,12 @@ def validate_config(config: PipelineConfig) -> PipelineConfig:
         ("backend.password_env", config.backend.password_env),
     ):
         if not _ENV_NAME.match(name):
-            raise ValueError(f"invalid {what} {name!r}: expected an environment variable name such as MY_SECRET")
+            raise ConfigError(f"invalid {what} {name!r}: expected an environment variable name such as MY_SECRET")
     url = config.backend.jdbc_url
     if url and not url.startswith("jdbc:"):
-        raise ValueError(f"invalid backend.jdbc_url: expected jdbc:<driver>://..., got {url.split(':')[0]!r}...")
+        raise ConfigError(f"invalid backend.jdbc_url: expected jdbc:<driver>://..., got {url.split(':')[0]!r}...")
     if _SECRET_IN_URL.search(url):
-        raise ValueError(
+        raise ConfigError(
             "backend.jdbc_url must not contain a password; set the variable named by backend.password_env instead"
         )
     for what, text in (
@@ -292,5 +305,5 @@ def validate_config(config: PipelineConfig) -> PipelineConfig:
         ("ingest.to_date", config.ingest.to_date),
     ):
         if text and not _ISO_DATE.match(text):
-            raise ValueError(f"invalid {what} {text!r}: expected an ISO date YYYY-MM-DD")
+            raise ConfigError(f"invalid {what} {text!r}: expected an ISO date YYYY-MM-DD")
     return config

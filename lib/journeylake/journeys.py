@@ -9,7 +9,7 @@ Journey rules, evaluated over one window per person ordered by ``(touch time, in
 
 - the first touch opens a journey; every later touch joins the open journey unless
 - the previous touch was a conversion (it closes the journey as converted; the next touch, even in the same
-  microsecond, starts a new journey), or the last touch of a journey the abandonment stage closed;
+  microsecond, starts a new journey);
 - the gap since the previous touch is at least ``journey_timeout_days`` (a touch exactly 14 days after the previous
   one starts a new journey: at that instant the old one has timed out, the same ``<=`` that sets the status);
 - or the touch lies ``max_journey_days`` or more after the start of its run of activity: continuous activity is cut
@@ -19,6 +19,9 @@ Journey rules, evaluated over one window per person ordered by ``(touch time, in
 
 Status as of the run's ``as_of``: ``converted``; ``timed_out`` when a later journey exists or
 ``min(timeout_at, max_end_at) <= as_of``; otherwise ``open``. ``timeout_at = last_activity_ts + timeout``.
+Abandonment does not end a journey: it is a status *as of now* that the abandonment stage lays over open
+journeys (``journeylake.abandonment``), and a person who comes back before the timeout continues the same
+journey. So journeys depend only on the touches, never on how often the pipeline ran.
 
 State machine: each trigger maps to a target state (``TRIGGER_TARGET_STATE``); a journey's state is the running
 maximum of its touches' target ranks (monotone, UNAWARE before the first touch), and a transition row is written
@@ -27,7 +30,7 @@ wherever that maximum rises. All of it is lag and running sums/maxima over the o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -181,6 +184,63 @@ def with_person(df: DataFrame, devices: DataFrame, gclids: DataFrame | None = No
     )
 
 
+def rebuild_scope(
+    events: DataFrame,
+    ads: DataFrame,
+    merges: DataFrame,
+    existing_touchpoints: DataFrame,
+    *,
+    new_event_batches: Sequence[str],
+    new_ad_batches: Sequence[str],
+    new_identity_runs: Sequence[str],
+) -> DataFrame:
+    """The people whose journeys a run must rebuild: ``canonical_user_id``, distinct.
+
+    Needs ``events`` and ``ads`` with ``canonical_user_id`` (:func:`with_person` under today's identity map),
+    ``device_key`` and ``ingest_run_id`` (ads also ``touch_id``); ``merges`` (silver.identity_merges: run_id,
+    old_canonical_user_id, new_canonical_user_id); ``existing_touchpoints`` (gold.journey_touchpoints:
+    canonical_user_id, device_key, touchpoint_id). The people with events or ad touches in a new batch, both
+    sides of every identity merge or split not processed yet, and the previous owners in gold of those people's
+    devices and ad touches (a device-level person resolved to a real one, a merged-away id): every person whose
+    rows can change, so each is rebuilt from all of their history.
+    """
+    seeds = (
+        events.where(F.col("ingest_run_id").isin(*new_event_batches))
+        .select("canonical_user_id")
+        .unionByName(ads.where(F.col("ingest_run_id").isin(*new_ad_batches)).select("canonical_user_id"))
+        .unionByName(
+            merges.where(F.col("run_id").isin(*new_identity_runs)).select(
+                F.col("old_canonical_user_id").alias("canonical_user_id")
+            )
+        )
+        .unionByName(
+            merges.where(F.col("run_id").isin(*new_identity_runs)).select(
+                F.col("new_canonical_user_id").alias("canonical_user_id")
+            )
+        )
+        .where(F.col("canonical_user_id").isNotNull())
+        .distinct()
+    )
+    seed_devices = (
+        events.join(seeds, on="canonical_user_id", how="left_semi")
+        .select("device_key")
+        .unionByName(ads.join(seeds, on="canonical_user_id", how="left_semi").select("device_key"))
+        .where(F.col("device_key").isNotNull())
+        .distinct()
+    )
+    seed_ad_ids = ads.join(seeds, on="canonical_user_id", how="left_semi").select(
+        F.col("touch_id").alias("touchpoint_id")
+    )
+    previous_owners = (
+        existing_touchpoints.join(seed_devices, on="device_key", how="left_semi")
+        .select("canonical_user_id")
+        .unionByName(
+            existing_touchpoints.join(seed_ad_ids, on="touchpoint_id", how="left_semi").select("canonical_user_id")
+        )
+    )
+    return seeds.unionByName(previous_owners).distinct()
+
+
 # ---- touches -----------------------------------------------------------------------------------------------------
 
 
@@ -224,7 +284,6 @@ def visit_touches(sessions: DataFrame, config: JourneyConfig) -> DataFrame:
             F.lit(None).alias("conversion_value"),
             F.lit(None).alias("transaction_id"),
             "engagement_score",
-            F.lit(False).alias("closes_abandoned"),
         )
     )
 
@@ -300,7 +359,6 @@ def event_touches(sessionized: DataFrame, sessions: DataFrame) -> DataFrame:
             "conversion_value",
             "transaction_id",
             F.lit(None).alias("engagement_score"),
-            F.lit(False).alias("closes_abandoned"),
         )
     )
 
@@ -333,7 +391,6 @@ def ad_touches(ads: DataFrame) -> DataFrame:
             F.lit(None).alias("conversion_value"),
             F.lit(None).alias("transaction_id"),
             F.lit(None).alias("engagement_score"),
-            F.lit(False).alias("closes_abandoned"),
         )
     )
 
@@ -346,17 +403,6 @@ def latest_ad_touches(ads: DataFrame) -> DataFrame:
     """
     latest = F.max_by(F.struct(*ads.columns), F.struct("ingested_at", "record_hash"))
     return ads.groupBy("touch_id").agg(latest.alias("_t")).select(*[F.col(f"_t.{c}").alias(c) for c in ads.columns])
-
-
-def mark_abandoned_closers(touches: DataFrame, closer_ids: DataFrame) -> DataFrame:
-    """Set ``closes_abandoned`` on the touches listed in ``closer_ids`` (touchpoint_id: last touches of journeys
-    the abandonment stage closed). Returns TOUCHES_SCHEMA."""
-    flagged = closer_ids.select("touchpoint_id", F.lit(True).alias("_closes")).distinct()
-    return _touches(
-        touches.join(flagged, on="touchpoint_id", how="left").withColumn(
-            "closes_abandoned", F.col("closes_abandoned") | F.coalesce(F.col("_closes"), F.lit(False))
-        )
-    )
 
 
 # ---- journeys ----------------------------------------------------------------------------------------------------
@@ -383,8 +429,7 @@ def assign_journeys(touches: DataFrame, config: JourneyConfig) -> DataFrame:
     running = ordered.rowsBetween(W.unboundedPreceding, W.currentRow)
     micros = F.col("touch_micros")
     prev_micros = F.lag("touch_micros").over(ordered)
-    closes = F.col("is_conversion") | F.col("closes_abandoned")
-    new_run = prev_micros.isNull() | F.lag(closes).over(ordered) | (micros - prev_micros >= F.lit(timeout))
+    new_run = prev_micros.isNull() | F.lag("is_conversion").over(ordered) | (micros - prev_micros >= F.lit(timeout))
     return (
         touches.withColumn("_interaction_order", _mapping(dict(INTERACTION_ORDER), F.col("interaction_type"), 9))
         .withColumn("_new_run", new_run)
@@ -455,8 +500,8 @@ def state_transitions(assigned: DataFrame) -> DataFrame:
 def summarize_journeys(assigned: DataFrame, config: JourneyConfig, as_of: datetime, run_id: str) -> DataFrame:
     """gold.user_journeys rows (USER_JOURNEYS_SCHEMA) from :func:`assign_journeys`, with status as of ``as_of``.
 
-    ``abandon_reason`` is left null: the abandonment stage owns it (the stage runner carries it over). A journey
-    whose last touch is marked ``closes_abandoned`` keeps status ``abandoned``.
+    ``abandon_reason`` is left null: the abandonment stage owns it and the ``abandoned`` status, which it sets
+    as of the run's ``as_of`` over the statuses computed here.
     """
     timeout = config.journey_timeout_days * MICROS_PER_DAY
     max_span = config.max_journey_days * MICROS_PER_DAY
@@ -477,7 +522,6 @@ def summarize_journeys(assigned: DataFrame, config: JourneyConfig, as_of: dateti
         F.max("state_rank").alias("state_rank"),
         F.max(F.col("segment_start_micros") + (F.col("slice_no") + 1) * F.lit(max_span)).alias("max_end_micros"),
         F.max_by(F.col("next_gap_micros"), last).alias("next_gap_micros"),
-        F.max_by(F.col("closes_abandoned"), last).alias("closes_abandoned"),
         F.max(F.col("is_conversion").cast("int")).alias("converted"),
     )
     as_of_micros = F.unix_micros(as_of_literal(as_of))
@@ -485,7 +529,6 @@ def summarize_journeys(assigned: DataFrame, config: JourneyConfig, as_of: dateti
     has_next = F.col("next_gap_micros").isNotNull()
     close_reason = (
         F.when(F.col("converted") == 1, F.lit(CLOSE_CONVERSION))
-        .when(F.col("closes_abandoned"), F.lit(None))
         .when(has_next & (F.col("next_gap_micros") >= F.lit(timeout)), F.lit(CLOSE_INACTIVITY))
         .when(has_next, F.lit(CLOSE_MAX_DURATION))
         .when(timeout_micros <= F.least(as_of_micros, F.col("max_end_micros")), F.lit(CLOSE_INACTIVITY))
@@ -493,7 +536,6 @@ def summarize_journeys(assigned: DataFrame, config: JourneyConfig, as_of: dateti
     )
     status = (
         F.when(F.col("converted") == 1, F.lit(CONVERTED_STATUS))
-        .when(F.col("closes_abandoned"), F.lit(ABANDONED))
         .when(F.col("close_reason").isNotNull(), F.lit(TIMED_OUT))
         .otherwise(F.lit(OPEN))
     )
@@ -531,13 +573,16 @@ def summarize_journeys(assigned: DataFrame, config: JourneyConfig, as_of: dateti
 
 
 def expire_journeys(journeys: DataFrame, as_of: datetime, run_id: str) -> DataFrame:
-    """Open journeys whose time ran out by ``as_of``, as timed_out rows (USER_JOURNEYS_SCHEMA).
+    """Open (or abandoned: still resumable) journeys whose time ran out by ``as_of``, as timed_out rows
+    (USER_JOURNEYS_SCHEMA).
 
     For journeys the run does not rebuild (no new touches): the same status rule as :func:`summarize_journeys`,
-    so a run that only moves time forward agrees with a full rebuild.
+    so a run that only moves time forward agrees with a full rebuild. ``abandon_reason`` is kept: the
+    abandonment stage judges it again as of the same ``as_of``.
     """
     now = as_of_literal(as_of)
-    expired = journeys.where((F.col("status") == OPEN) & ((F.col("timeout_at") <= now) | (F.col("max_end_at") <= now)))
+    resumable = F.col("status").isin(OPEN, ABANDONED)
+    expired = journeys.where(resumable & ((F.col("timeout_at") <= now) | (F.col("max_end_at") <= now)))
     reason = F.when(F.col("timeout_at") <= F.col("max_end_at"), F.lit(CLOSE_INACTIVITY)).otherwise(
         F.lit(CLOSE_MAX_DURATION)
     )

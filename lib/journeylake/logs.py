@@ -25,6 +25,7 @@ from journeylake.stages import StageResult
 
 ROOT_LOGGER = "journeylake"
 STAGE_LOGGER = "journeylake.stages"
+STAGE_START_EVENT = "stage_start"
 LOG_LEVEL_ENV = "JOURNEYLAKE_LOG_LEVEL"
 DEFAULT_LOG_LEVEL = "INFO"
 STAGE_SUMMARY_EVENT = "stage_summary"
@@ -33,6 +34,14 @@ MAX_MESSAGE_CHARS = 500
 
 _BARE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+,-]+$")
 _HANDLER_NAME = "journeylake-kv"
+# The run every line belongs to (set once per run by journeylake.cli.make_context); "-" before a run starts.
+_run_id: str | None = None
+
+
+def set_run_id(run_id: str | None) -> None:
+    """Tag every following log line with ``run=<run_id>``."""
+    global _run_id
+    _run_id = run_id
 
 
 def format_value(value: Any) -> str:
@@ -57,12 +66,12 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        head: dict[str, Any] = {"ts": stamp, "level": record.levelname, "logger": record.name}
+        head: dict[str, Any] = {"ts": stamp, "level": record.levelname, "run": _run_id, "logger": record.name}
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             head.update(fields)
             message = record.getMessage()
-            if message and message != STAGE_SUMMARY_EVENT:
+            if message and message not in (STAGE_SUMMARY_EVENT, STAGE_START_EVENT):
                 head["msg"] = message
         else:
             head["msg"] = record.getMessage()
@@ -115,3 +124,9 @@ def log_stage_summary(result: StageResult, logger: logging.Logger | None = None)
     target = logger or logging.getLogger(STAGE_LOGGER)
     level = logging.ERROR if result.failed else logging.INFO
     target.log(level, STAGE_SUMMARY_EVENT, extra={"fields": stage_summary_fields(result)})
+
+
+def log_stage_start(stage: str, logger: logging.Logger | None = None) -> None:
+    """One line when a stage begins, so a long stage is visibly running (and where a crash happened)."""
+    target = logger or logging.getLogger(STAGE_LOGGER)
+    target.info(STAGE_START_EVENT, extra={"fields": {"event": STAGE_START_EVENT, "stage": stage}})

@@ -25,6 +25,7 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window as W
 
 from journeylake.placeholders import is_placeholder
+from journeylake.schemas.columns import column
 
 MATCHED = "matched"
 REVENUE_MISMATCH = "revenue_mismatch"
@@ -41,34 +42,84 @@ BACKEND_ONLY_PREFIX = "backend-order:"
 
 RECONCILIATION_SCHEMA = T.StructType(
     [
-        T.StructField("transaction_id", T.StringType(), False),
-        T.StructField("reconciliation_date", T.DateType(), False),
-        T.StructField("match_status", T.StringType(), False),
-        T.StructField("ga4_revenue", T.DoubleType(), True),
-        T.StructField("backend_revenue", T.DoubleType(), True),
-        T.StructField("revenue_delta", T.DoubleType(), False),
-        T.StructField("ga4_purchase_events", T.IntegerType(), False),
-        T.StructField("ga4_event_ts", T.TimestampType(), True),
-        T.StructField("ga4_user_pseudo_id", T.StringType(), True),
-        T.StructField("channel", T.StringType(), False),
-        T.StructField("order_id", T.LongType(), True),
-        T.StructField("order_status", T.StringType(), True),
-        T.StructField("order_ts", T.TimestampType(), True),
-        T.StructField("backend_user_id", T.LongType(), True),
-        T.StructField("canonical_user_id", T.LongType(), True),
+        column(
+            "transaction_id",
+            T.StringType(),
+            False,
+            "GA4 transaction id; backend-order:<order_id> for an order without a usable GA4 transaction id",
+        ),
+        column(
+            "reconciliation_date",
+            T.DateType(),
+            False,
+            "UTC date of the first GA4 purchase event, else of the backend order",
+        ),
+        column(
+            "match_status",
+            T.StringType(),
+            False,
+            "missing_in_backend, missing_in_ga4, duplicate_in_ga4, revenue_mismatch or matched (tested in that order)",
+        ),
+        column(
+            "ga4_revenue",
+            T.DoubleType(),
+            True,
+            "Revenue of the first GA4 purchase event of the transaction; null when GA4 has none",
+        ),
+        column("backend_revenue", T.DoubleType(), True, "Revenue of the backend order; null when there is no order"),
+        column(
+            "revenue_delta",
+            T.DoubleType(),
+            False,
+            "ga4_revenue - backend_revenue, a missing side counted as 0",
+        ),
+        column(
+            "ga4_purchase_events",
+            T.IntegerType(),
+            False,
+            "GA4 purchase events with this transaction id (more than 1: duplicated); 0 when GA4 has none",
+        ),
+        column("ga4_event_ts", T.TimestampType(), True, "UTC time of the first GA4 purchase event; null when none"),
+        column(
+            "ga4_user_pseudo_id",
+            T.StringType(),
+            True,
+            "Device id of the first GA4 purchase event; null when GA4 has none",
+        ),
+        column(
+            "channel",
+            T.StringType(),
+            False,
+            "Channel of the first GA4 purchase event; (unknown) when GA4 has none or it has no channel",
+        ),
+        column("order_id", T.LongType(), True, "Backend order id; null when the backend has no order"),
+        column(
+            "order_status",
+            T.StringType(),
+            True,
+            "Backend order status: paid, refunded or cancelled; null when there is no order",
+        ),
+        column("order_ts", T.TimestampType(), True, "UTC time of the backend order; null when there is none"),
+        column("backend_user_id", T.LongType(), True, "Backend user id of the buyer; null when there is no order"),
+        column(
+            "canonical_user_id",
+            T.LongType(),
+            True,
+            "Person of the GA4 purchasing device; null for backend-only orders or unknown devices",
+        ),
     ]
 )
 
 RECONCILIATION_SUMMARY_SCHEMA = T.StructType(
     [
-        T.StructField("reconciliation_date", T.DateType(), False),
-        T.StructField("channel", T.StringType(), False),
-        T.StructField("transactions", T.LongType(), False),
-        *[T.StructField(status, T.LongType(), False) for status in MATCH_STATUSES],
-        T.StructField("match_rate", T.DoubleType(), False),
-        T.StructField("ga4_revenue", T.DoubleType(), False),
-        T.StructField("backend_revenue", T.DoubleType(), False),
-        T.StructField("revenue_delta", T.DoubleType(), False),
+        column("reconciliation_date", T.DateType(), False, "Day of the transactions (see gold.reconciliation)"),
+        column("channel", T.StringType(), False, "Channel of the transactions; (unknown) when not known from GA4"),
+        column("transactions", T.LongType(), False, "Transactions of the day and channel"),
+        *[column(status, T.LongType(), False, f"Transactions with match_status {status}") for status in MATCH_STATUSES],
+        column("match_rate", T.DoubleType(), False, "matched / transactions"),
+        column("ga4_revenue", T.DoubleType(), False, "Sum of ga4_revenue, missing counted as 0"),
+        column("backend_revenue", T.DoubleType(), False, "Sum of backend_revenue, missing counted as 0"),
+        column("revenue_delta", T.DoubleType(), False, "Sum of revenue_delta: GA4 minus backend revenue"),
     ]
 )
 

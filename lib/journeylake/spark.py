@@ -15,7 +15,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from journeylake.resources import LOG4J2_CONFIG as LOG4J2_RESOURCE
+from journeylake.resources import SOURCE_ROOT, local_file
+
+PROJECT_ROOT = SOURCE_ROOT
 JARS_DIR_ENV = "JOURNEYLAKE_JARS_DIR"
 DEFAULT_JARS_DIR = PROJECT_ROOT / "jars"
 SHUFFLE_PARTITIONS_PER_CORE = 2
@@ -26,7 +29,7 @@ DELTA_SNAPSHOT_PARTITIONS = 4
 SPARK_LOG_LEVEL_ENV = "JOURNEYLAKE_SPARK_LOG_LEVEL"
 DEFAULT_SPARK_LOG_LEVEL = "WARN"
 # Quiet from the first JVM line (before setLogLevel can run) with one key=value line per message.
-LOG4J2_CONFIG = PROJECT_ROOT / "conf" / "log4j2.properties"
+LOG4J2_CONFIG = local_file(LOG4J2_RESOURCE)
 # The console progress bar: "1"/"0" forces it on/off; by default it is on when stderr is a terminal.
 PROGRESS_ENV = "JOURNEYLAKE_PROGRESS"
 

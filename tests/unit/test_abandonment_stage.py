@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +164,11 @@ def test_stages_write_the_contract_and_a_rerun_with_the_same_as_of_changes_nothi
     after_first = _snapshot(spark, lake)
 
     journeys = {r["journey_id"]: r for r in read_table(spark, table_path(lake, "gold", "user_journeys")).collect()}
+    # ja ended when its stall began: 72 h of inactivity after its last touch (a time the data defines).
     assert (journeys["ja"]["status"], journeys["ja"]["abandon_reason"], journeys["ja"]["end_ts"]) == (
         "abandoned",
         "inactive",
-        AS_OF,
+        IDLE + 72 * HOUR,
     )
     assert (journeys["jc"]["status"], journeys["jc"]["abandon_reason"], journeys["jc"]["end_ts"]) == (
         "timed_out",
@@ -200,3 +201,28 @@ def test_stages_write_the_contract_and_a_rerun_with_the_same_as_of_changes_nothi
     for runner in (abandonment.run, rl.run):
         assert not runner(second).failed
     assert _snapshot(spark, lake) == after_first
+
+
+def test_statuses_are_recomputed_as_of_now_so_an_earlier_run_changes_nothing(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # The cadence rule at stage level: what an earlier run said (ja and jb abandoned days before) is never
+    # carried over; the run at AS_OF gives exactly what a first run at AS_OF gives.
+    once, twice = tmp_path / "once", tmp_path / "twice"
+    for lake in (once, twice):
+        _build_lake(spark, lake)
+
+    def run_at(lake: Path, as_of: datetime, run_id: str) -> None:
+        config = with_overrides(PipelineConfig(), **{"lake.root": str(lake)})
+        context = RunContext(spark=spark, config=config, run_id=run_id, as_of=as_of)
+        for runner in (abandonment.run, rl.run):
+            assert not runner(context).failed
+
+    run_at(twice, AS_OF + 4 * DAY, "run-later")  # a status said at another as-of...
+    later = {
+        r["journey_id"]: r["status"] for r in read_table(spark, table_path(twice, "gold", "user_journeys")).collect()
+    }
+    assert later["jb"] == "abandoned"  # by then: exposed to a competitor, no progress since, and stalled
+    run_at(twice, AS_OF, "run-2")  # ...is not what the run at AS_OF says
+    run_at(once, AS_OF, "run-2")
+    assert _snapshot(spark, twice) == _snapshot(spark, once)

@@ -17,7 +17,6 @@ from journeylake.journeys import (
     assign_journeys,
     expire_journeys,
     journey_touchpoints,
-    mark_abandoned_closers,
     state_transitions,
     summarize_journeys,
     summarize_users,
@@ -58,7 +57,6 @@ def touch(user: int, at: datetime, trigger: str = "visit", tid: str | None = Non
         session_id=f"s-{micros}" if interaction == "visit" else None,
         is_conversion=trigger == "purchase",
         conversion_value=50.0 if trigger == "purchase" else None,
-        closes_abandoned=False,
     )
     row.update(values)
     return tuple(row[f.name] for f in TOUCHES_SCHEMA.fields)
@@ -228,19 +226,30 @@ def test_people_are_independent_and_journey_ids_deterministic(spark: SparkSessio
     ]
 
 
-def test_abandoned_journey_closes_at_its_last_touch(spark: SparkSession) -> None:
+def test_a_journey_resumed_before_its_timeout_continues_whatever_was_said_of_it_meanwhile(spark: SparkSession) -> None:
+    # Abandonment is a status as of a run, not an end: the touches alone decide the journeys, so a daily run that
+    # saw the journey idle for days (abandoned) and a run over everything at once agree.
     rows = [
         touch(1, T0, tid="a"),
-        touch(1, T0 + timedelta(hours=1), tid="b"),
-        touch(1, T0 + timedelta(hours=2), tid="c"),
+        touch(1, T0 + timedelta(days=5), tid="b"),
+        touch(1, T0 + timedelta(days=5, hours=1), tid="c"),
     ]
-    closers = spark.createDataFrame([("b",)], "touchpoint_id string")
-    marked = mark_abandoned_closers(touches(spark, rows), closers)
-    assigned = assign_journeys(marked, CONFIG)
+    assigned = assign_journeys(touches(spark, rows), CONFIG)
     got = {r["touchpoint_id"]: (r["journey_no"], r["position"]) for r in assigned.collect()}
-    assert got == {"a": (1, 1), "b": (1, 2), "c": (2, 1)}
-    journeys = summarize_journeys(assigned, CONFIG, T0 + timedelta(hours=3), "run-1").orderBy("journey_seq")
-    assert [r["status"] for r in journeys.collect()] == ["abandoned", "open"]
+    assert got == {"a": (1, 1), "b": (1, 2), "c": (1, 3)}
+    journeys = summarize_journeys(assigned, CONFIG, T0 + timedelta(days=6), "run-1").collect()
+    assert [(r["status"], r["abandon_reason"]) for r in journeys] == [("open", None)]
+
+
+def test_expiry_times_out_abandoned_journeys_too_and_keeps_their_reason(spark: SparkSession) -> None:
+    assigned = assign_journeys(touches(spark, [touch(1, T0, tid="a")]), CONFIG)
+    stored = summarize_journeys(assigned, CONFIG, T0 + timedelta(days=4), "run-1").withColumns(
+        {"status": F.lit("abandoned"), "abandon_reason": F.lit("inactive")}
+    )
+    just_before = expire_journeys(stored, T0 + timedelta(days=14) - timedelta(microseconds=1), "run-2")
+    assert just_before.count() == 0
+    (expired,) = expire_journeys(stored, T0 + timedelta(days=14), "run-2").collect()
+    assert (expired["status"], expired["abandon_reason"], expired["end_ts"]) == ("timed_out", "inactive", T0)
 
 
 def test_journey_summary_counts_spend_sessions_and_devices(spark: SparkSession) -> None:
@@ -265,7 +274,7 @@ def test_expiring_stored_journeys_matches_a_rebuild(spark: SparkSession) -> None
     stored = summarize_journeys(assigned, CONFIG, T0 + timedelta(days=11), "run-1")
     expired = expire_journeys(stored, later, "run-2")
     rebuilt = summarize_journeys(assigned, CONFIG, later, "run-2").where(F.col("canonical_user_id") == 1)
-    assert_df_equality(expired, rebuilt, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(expired, rebuilt, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)
 
 
 def test_visits_fire_the_score_based_trigger_at_both_thresholds(spark: SparkSession) -> None:

@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from journeylake.config import PipelineConfig, with_overrides
 from journeylake.io.delta import read_table, table_path
-from journeylake.io.runs import LOCK_FILE, RunLockedError, run_lock
+from journeylake.io.runs import LOCK_FILE, RunLockedError, break_lock, run_lock
 from journeylake.stages import RunContext, StageResult
 from journeylake.stages.pipeline import run_pipeline
 
@@ -26,22 +26,45 @@ def _context(spark: SparkSession, lake: Path, run_id: str = "r1") -> RunContext:
     return RunContext(spark=spark, config=config, run_id=run_id, as_of=AS_OF)
 
 
-def test_second_run_on_a_locked_lake_fails_with_the_holder_named(tmp_path: Path) -> None:
+def test_second_run_on_a_locked_lake_fails_with_the_holder_named(spark: SparkSession, tmp_path: Path) -> None:
     with (
-        run_lock(tmp_path, "first"),
+        run_lock(spark, str(tmp_path), "first"),
         pytest.raises(RunLockedError, match="locked by run first"),
-        run_lock(tmp_path, "second"),
+        run_lock(spark, str(tmp_path), "second"),
     ):
         pass
     assert not (tmp_path / LOCK_FILE).exists()
 
 
-def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+def test_lock_of_a_dead_process_is_taken_over(spark: SparkSession, tmp_path: Path) -> None:
     # pid 2**22 + 1 is above the default pid_max, so no live process has it.
     (tmp_path / LOCK_FILE).write_text(json.dumps({"run_id": "crashed", "pid": 2**22 + 1, "host": _host()}))
-    with run_lock(tmp_path, "rerun"):
+    with run_lock(spark, str(tmp_path), "rerun"):
         assert json.loads((tmp_path / LOCK_FILE).read_text())["run_id"] == "rerun"
     assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_a_lock_older_than_its_ttl_is_taken_over_even_from_another_host(spark: SparkSession, tmp_path: Path) -> None:
+    # A holder on another machine cannot be checked for life: only its age says it is gone.
+    holder = {"run_id": "elsewhere", "pid": 1, "host": "another-host", "started_at": "2020-01-01T00:00:00"}
+    (tmp_path / LOCK_FILE).write_text(json.dumps(holder))
+    with pytest.raises(RunLockedError, match="locked by run elsewhere"), run_lock(spark, str(tmp_path), "r", 10**6):
+        pass
+    with run_lock(spark, str(tmp_path), "after-ttl", ttl_hours=24.0):
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["run_id"] == "after-ttl"
+
+
+def test_unlock_removes_a_lock_whose_holder_is_gone_and_keeps_a_live_one(spark: SparkSession, tmp_path: Path) -> None:
+    lake = str(tmp_path)
+    (tmp_path / LOCK_FILE).write_text(json.dumps({"run_id": "crashed", "pid": 2**22 + 1, "host": _host()}))
+    message, removed = break_lock(spark, lake)
+    assert removed and "removed the run lock" in message and "crashed" in message
+    assert not (tmp_path / LOCK_FILE).exists()
+    with run_lock(spark, lake, "alive"):
+        message, removed = break_lock(spark, lake)
+        assert not removed and "still running" in message
+        assert (tmp_path / LOCK_FILE).exists()
+    assert break_lock(spark, lake) == (f"lake {lake} is not locked", True)
 
 
 def _host() -> str:
@@ -81,7 +104,7 @@ def test_failing_stage_stops_the_run_and_is_recorded(spark: SparkSession, tmp_pa
 
 
 def test_as_of_from_data_is_the_latest_event_or_ad_touch(spark: SparkSession, tmp_path: Path) -> None:
-    from journeylake.stages.pipeline import _as_of_from_data
+    from journeylake.stages.pipeline import with_data_as_of as _as_of_from_data
 
     context = dataclasses.replace(_context(spark, tmp_path), as_of_explicit=False)
     assert _as_of_from_data(context).as_of == AS_OF  # nothing ingested: unchanged

@@ -315,7 +315,7 @@ def test_rl_transitions_field_by_field(spark: SparkSession) -> None:
         ],
         RL_TRANSITIONS_SCHEMA,
     )
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)
 
 
 TRANSITIONS_DDL = "journey_id string, step int, state string, action_channel string, reward double, done boolean"
@@ -353,4 +353,4 @@ def test_recommendation_is_the_best_supported_channel_by_mean_return_to_go(spark
         ],
         JOURNEY_RECOMMENDATIONS_SCHEMA,
     )
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from journeylake.config import PipelineConfig, with_overrides
-from journeylake.io.expectations import ExpectationRunner, Outcome, SuiteFile, load_suite_files, resolve_dir
+from journeylake.io.expectations import ExpectationRunner, Outcome, SuiteFile, load_suite_files, suites_folder
 from journeylake.io.runs import RUNS_SCHEMA
 from journeylake.reconciliation import RECONCILIATION_SCHEMA, RECONCILIATION_SUMMARY_SCHEMA
 from journeylake.schemas.abandonment import FUNNEL_DAILY_SCHEMA, JOURNEY_ABANDONMENTS_SCHEMA, RL_TRANSITIONS_SCHEMA
@@ -210,7 +210,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExpectationRunn
 
 @pytest.fixture(scope="module")
 def suites() -> dict[str, SuiteFile]:
-    return load_suite_files(resolve_dir("expectations"))
+    return load_suite_files(suites_folder())
 
 
 def run_checks(

@@ -28,6 +28,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from pyspark.sql import DataFrame, SparkSession
 
-from journeylake.spark import PROJECT_ROOT
+from journeylake.resources import EXPECTATIONS, resource
 from journeylake.validate import CHECK_PREFIX
 
 log = logging.getLogger(__name__)
@@ -101,23 +102,21 @@ class TableValidation:
         return [o for o in self.outcomes if not o.success and o.severity == WARNING]
 
 
-def resolve_dir(path: str) -> Path:
-    """A configured folder: absolute, or relative to the working directory, else to the project root."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return PROJECT_ROOT / candidate
+def suites_folder(configured: str = "") -> Traversable:
+    """The configured suites folder, else the packaged ``expectations/`` (:mod:`journeylake.resources`)."""
+    return Path(configured) if configured else resource(EXPECTATIONS)
 
 
-def load_suite_files(suites_dir: str | Path) -> dict[str, SuiteFile]:
+def load_suite_files(suites_dir: str | Path | Traversable) -> dict[str, SuiteFile]:
     """Read every ``<layer>.<table>.json`` in ``suites_dir``; raise :class:`SuiteError` on a malformed file."""
-    folder = Path(suites_dir)
+    folder: Traversable = Path(suites_dir) if isinstance(suites_dir, str) else suites_dir
     if not folder.is_dir():
         raise SuiteError(f"expectation suites folder not found: {folder}")
     suites: dict[str, SuiteFile] = {}
-    for path in sorted(folder.glob("*.json")):
+    for item in sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name):
+        path = Path(str(item))
         try:
-            document = json.loads(path.read_text())
+            document = json.loads(item.read_text())
         except json.JSONDecodeError as error:
             raise SuiteError(f"{path}: not valid JSON: {error}") from error
         name = document.get("name")
@@ -290,7 +289,7 @@ def _outcome(table: str, expectation_result: Any) -> Outcome:
 def summary_document(
     run_id: str,
     as_of: datetime,
-    index: Path,
+    index: Path | str,
     validations: list[TableValidation],
     skipped_tables: list[str],
 ) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from pyspark.sql import DataFrame, SparkSession
 
 from journeylake.io.delta import read_table, table_exists, table_path
+from journeylake.io.lake import exists, is_local, join_uri, local_path, read_text, relative_href
 from journeylake.report import (
     ABANDONMENT,
     ATTRIBUTION_SECTION,
@@ -49,7 +49,6 @@ INDEX_FILE = "index.html"
 SUMMARY_FILE = "summary.json"
 EXPECTATIONS_INDEX = "index.html"
 EXPECTATIONS_SUMMARY_GLOB = "summary-*.json"
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 # Chart geometry, in inches at matplotlib's 72 points per inch in SVG.
 CHART_WIDTH = 9.0
@@ -80,42 +79,35 @@ def read_report_tables(spark: SparkSession, lake: str) -> dict[str, DataFrame]:
     return tables
 
 
-def resolve_dir(path: str) -> Path:
-    """A configured folder: absolute, or relative to the working directory, else to the project root.
-
-    The same rule the validate stage uses for its report folder, so the link between the two reports holds.
-    """
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return PROJECT_ROOT / candidate
-
-
 @dataclass(frozen=True)
 class ExpectationReport:
     """Where the Great Expectations report of a run is, and what its JSON summary says."""
 
-    index: Path | None  # Data Docs index.html; None when validation has not written one
-    summary: Path | None  # summary-<run_id>.json of the reported run, else the newest one
+    index: str | None  # Data Docs index.html (a path or URI); None when validation has not written one
+    summary: str | None  # summary-<run_id>.json of the reported run, else the newest one
     critical_failures: int | None = None
     warnings: int | None = None
     run_id: str | None = None
 
 
-def find_expectation_report(report_dir: Path, run_id: str | None) -> ExpectationReport:
-    """The expectation report in ``report_dir``: the summary of ``run_id`` when there is one, else the newest."""
-    index = report_dir / EXPECTATIONS_INDEX
-    summaries = sorted(report_dir.glob(EXPECTATIONS_SUMMARY_GLOB), key=lambda p: (p.stat().st_mtime, p.name))
-    chosen = next((p for p in summaries if run_id and p.name == f"summary-{_safe_name(run_id)}.json"), None)
-    chosen = chosen or (summaries[-1] if summaries else None)
+def find_expectation_report(spark: SparkSession, report_dir: str, run_id: str | None) -> ExpectationReport:
+    """The expectation report in ``report_dir`` (a path or URI): the summary of ``run_id`` when there is one,
+    else (on a local folder) the newest."""
+    index = join_uri(report_dir, EXPECTATIONS_INDEX)
+    wanted = join_uri(report_dir, f"summary-{_safe_name(run_id)}.json") if run_id else None
+    chosen: str | None = wanted if wanted is not None and exists(spark, wanted) else None
+    if chosen is None and is_local(report_dir):
+        folder = Path(local_path(report_dir))
+        summaries = sorted(folder.glob(EXPECTATIONS_SUMMARY_GLOB), key=lambda p: (p.stat().st_mtime, p.name))
+        chosen = str(summaries[-1]) if summaries else None
     document: dict[str, Any] = {}
     if chosen is not None:
         try:
-            document = json.loads(chosen.read_text())
+            document = json.loads(read_text(spark, chosen) or "{}")
         except (OSError, ValueError):
             document = {}  # a broken summary still gets its link, without the counts
     return ExpectationReport(
-        index=index if index.is_file() else None,
+        index=index if exists(spark, index) else None,
         summary=chosen,
         critical_failures=document.get("critical_failures"),
         warnings=document.get("warnings"),
@@ -442,7 +434,7 @@ def section_html(section: ReportSection) -> str:
     return heading + sources + body + "</section>"
 
 
-def _expectations_html(report: ExpectationReport, out_dir: Path) -> str:
+def _expectations_html(report: ExpectationReport, out_dir: str) -> str:
     heading = '<section id="expectations"><h2>Data quality (Great Expectations)</h2>'
     if report.index is None and report.summary is None:
         return (
@@ -450,9 +442,11 @@ def _expectations_html(report: ExpectationReport, out_dir: Path) -> str:
         )
     links = []
     if report.index is not None:
-        links.append(f'<a href="{html.escape(_relative(report.index, out_dir))}">expectation report (Data Docs)</a>')
+        links.append(
+            f'<a href="{html.escape(relative_href(report.index, out_dir))}">expectation report (Data Docs)</a>'
+        )
     if report.summary is not None:
-        links.append(f'<a href="{html.escape(_relative(report.summary, out_dir))}">JSON summary</a>')
+        links.append(f'<a href="{html.escape(relative_href(report.summary, out_dir))}">JSON summary</a>')
     counts = ""
     if report.critical_failures is not None:
         state = "failed" if report.critical_failures else "ok"
@@ -464,11 +458,7 @@ def _expectations_html(report: ExpectationReport, out_dir: Path) -> str:
     return heading + counts + "<p>" + " · ".join(links) + "</p></section>"
 
 
-def _relative(target: Path, out_dir: Path) -> str:
-    return Path(os.path.relpath(target.resolve(), out_dir.resolve())).as_posix()
-
-
-def render_html(sections: Sequence[ReportSection], expectations: ExpectationReport, out_dir: Path, lake: str) -> str:
+def render_html(sections: Sequence[ReportSection], expectations: ExpectationReport, out_dir: str, lake: str) -> str:
     """The whole report page; self-contained (inline SVG and CSS, no scripts, nothing fetched)."""
     nav = "".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections)
     body = "".join(section_html(s) for s in sections)
@@ -507,13 +497,14 @@ def summary_document(sections: Sequence[ReportSection], expectations: Expectatio
 
 
 def write_report(
-    out_dir: Path, sections: Sequence[ReportSection], expectations: ExpectationReport, lake: str
+    folder: Path, sections: Sequence[ReportSection], expectations: ExpectationReport, lake: str, location: str
 ) -> tuple[Path, Path]:
-    """Write index.html and summary.json into ``out_dir`` (created); return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    index = out_dir / INDEX_FILE
-    summary = out_dir / SUMMARY_FILE
-    index.write_text(render_html(sections, expectations, out_dir, lake), encoding="utf-8")
+    """Write index.html and summary.json into the local ``folder`` (created), the page linking as if it lived at
+    ``location`` (where the folder is published); return their local paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = folder / INDEX_FILE
+    summary = folder / SUMMARY_FILE
+    index.write_text(render_html(sections, expectations, location, lake), encoding="utf-8")
     document = summary_document(sections, expectations, lake)
     summary.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return index, summary

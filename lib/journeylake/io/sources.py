@@ -21,14 +21,14 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from journeylake.io.delta import merge_table, pause_before_write, read_table_or_empty, table_exists, table_path
+from journeylake.io.delta import merge_table, read_table_or_empty, table_exists, table_path
 from journeylake.schemas.bronze import INGEST_FILES_SCHEMA
+from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.ga4 import GA4_EXPORT_SCHEMA
 
 PARQUET_SUFFIXES = (".parquet",)
@@ -236,61 +236,7 @@ def read_ingest_files(spark: SparkSession, lake: str) -> DataFrame:
 
 def write_ingest_files(spark: SparkSession, rows: DataFrame, lake: str) -> None:
     """Record the files a run read; the latest read of a path wins."""
-    merge_table(spark, rows, ingest_files_path(lake), keys=["source", "path"])
-
-
-# ---- bronze writes ---------------------------------------------------------------------------------------------
-
-
-def merge_bronze(
-    spark: SparkSession,
-    df: DataFrame,
-    path: str,
-    keys: Sequence[str],
-    *,
-    version_column: str | None = None,
-    partition_by: Sequence[str] = (),
-    target_filter: str | None = None,
-) -> int:
-    """MERGE ``df`` into the bronze table at ``path`` on ``keys``; create it on first write. Returns rows inserted.
-
-    Without ``version_column`` the MERGE is insert-only: rows whose key is already there are left alone
-    (event ids are hashes of the record, so the same key is the same row). With it, a row is updated only
-    when that column (the source record hash) differs: an edited source row replaces the old one, a rerun
-    rewrites nothing. ``target_filter`` (a SQL predicate on the target, alias ``t``) limits the files the
-    MERGE scans, e.g. the event_date range of the batch.
-    """
-    pause_before_write(path)
-    if not table_exists(spark, path):
-        writer = df.write.format("delta").mode("overwrite")
-        if partition_by:
-            writer = writer.partitionBy(*partition_by)
-        writer.save(path)
-        return int(last_commit_metrics(spark, path).get("numOutputRows", "0"))
-    table = DeltaTable.forPath(spark, path)
-    before = _version(table)
-    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    if target_filter:
-        condition = f"({target_filter}) AND {condition}"
-    merge = table.alias("t").merge(df.alias("s"), condition)
-    if version_column:
-        merge = merge.whenMatchedUpdateAll(condition=f"NOT (t.`{version_column}` <=> s.`{version_column}`)")
-    merge.whenNotMatchedInsertAll().execute()
-    # Delta commits nothing for a MERGE that changes nothing: then the latest commit is an older one.
-    if _version(DeltaTable.forPath(spark, path)) == before:
-        return 0
-    return int(last_commit_metrics(spark, path).get("numTargetRowsInserted", "0"))
-
-
-def _version(table: DeltaTable) -> int:
-    latest = table.history(1).select("version").first()
-    return int(latest["version"]) if latest else -1
-
-
-def last_commit_metrics(spark: SparkSession, path: str) -> dict[str, str]:
-    """operationMetrics of the table's latest commit (what a MERGE inserted and updated)."""
-    history = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()
-    return dict(history["operationMetrics"] or {}) if history else {}
+    merge_table(spark, rows, ingest_files_path(lake), keys=["source", "path"], spec=CATALOG["meta.ingest_files"])
 
 
 def read_prior_purchases(spark: SparkSession, events_path: str) -> DataFrame:

@@ -11,6 +11,8 @@ model, next to touches and cost of that day, key (date, channel, model).
 
 from pyspark.sql import types as T
 
+from journeylake.schemas.columns import column
+
 # Models, in the order they are reported.
 FIRST_TOUCH = "first_touch"
 LAST_TOUCH = "last_touch"
@@ -54,22 +56,67 @@ ATTRIBUTION_KEYS = ["conversion_id", "touchpoint_id", "model"]
 
 ATTRIBUTION_SCHEMA = T.StructType(
     [
-        T.StructField("conversion_id", T.StringType(), False),  # the journey_id: one conversion per journey
-        T.StructField("journey_id", T.StringType(), False),
-        T.StructField("canonical_user_id", T.LongType(), False),
-        T.StructField("conversion_type", T.StringType(), False),  # purchase (selects the lookback window)
-        T.StructField("conversion_ts", T.TimestampType(), False),
-        T.StructField("conversion_date", T.DateType(), False),
-        T.StructField("conversion_value", T.DoubleType(), False),  # 0.0 when the journey recorded no value
-        T.StructField("touchpoint_id", T.StringType(), False),  # NO_TOUCH_ID on the synthetic row
-        T.StructField("touch_ts", T.TimestampType(), True),  # null on the synthetic row
-        T.StructField("position", T.IntegerType(), True),  # position in the journey; null on the synthetic row
-        T.StructField("channel", T.StringType(), False),
-        T.StructField("model", T.StringType(), False),  # one of MODELS
-        T.StructField("credit", T.DoubleType(), False),  # fraction of the conversion in [0, 1]
-        T.StructField("credited_value", T.DoubleType(), False),  # credit * conversion_value
-        T.StructField("included", T.BooleanType(), False),
-        T.StructField("reason", T.StringType(), False),  # one of REASONS
+        column(
+            "conversion_id",
+            T.StringType(),
+            False,
+            "The converted journey (its journey_id): one conversion per converted journey",
+        ),
+        column("journey_id", T.StringType(), False, "The converted journey (gold.user_journeys)"),
+        column("canonical_user_id", T.LongType(), False, "Person of the journey"),
+        column(
+            "conversion_type",
+            T.StringType(),
+            False,
+            "Kind of conversion, purchase today; selects the lookback window",
+        ),
+        column(
+            "conversion_ts",
+            T.TimestampType(),
+            False,
+            "UTC time of the conversion: the journey conversion_ts, else its first conversion touch or last activity",
+        ),
+        column("conversion_date", T.DateType(), False, "UTC date of conversion_ts"),
+        column(
+            "conversion_value",
+            T.DoubleType(),
+            False,
+            "Value of the conversion in currency; 0.0 when the journey recorded no value",
+        ),
+        column(
+            "touchpoint_id",
+            T.StringType(),
+            False,
+            "Touch of the journey (gold.journey_touchpoints); (none) on the synthetic no-eligible-touch row",
+        ),
+        column("touch_ts", T.TimestampType(), True, "UTC time of the touch; null on the synthetic row"),
+        column("position", T.IntegerType(), True, "Position of the touch in the journey; null on the synthetic row"),
+        column("channel", T.StringType(), False, "Channel of the touch; (none) on the synthetic row"),
+        column(
+            "model",
+            T.StringType(),
+            False,
+            "Attribution model: first_touch, last_touch, last_non_direct, linear, time_decay, position_based, ...",
+        ),
+        column(
+            "credit",
+            T.DoubleType(),
+            False,
+            "Fraction of the conversion credited to the touch, in [0, 1]; sums to 1 per conversion and model",
+        ),
+        column("credited_value", T.DoubleType(), False, "credit times conversion_value, in currency"),
+        column(
+            "included",
+            T.BooleanType(),
+            False,
+            "True when the model credits the touch (data-driven credit may still be 0); false when excluded",
+        ),
+        column(
+            "reason",
+            T.StringType(),
+            False,
+            "included, or why not: outside_lookback, conversion_event, not_first, not_last, direct_excluded, ...",
+        ),
     ]
 )
 
@@ -77,15 +124,40 @@ CHANNEL_HISTORY_KEYS = ["date", "channel", "model"]
 
 CHANNEL_HISTORY_SCHEMA = T.StructType(
     [
-        T.StructField("date", T.DateType(), False),  # touch date for touches and cost, conversion date for credit
-        T.StructField("channel", T.StringType(), False),
-        T.StructField("model", T.StringType(), False),
-        T.StructField("touches", T.LongType(), False),  # marketing touches (conversion events not counted)
-        T.StructField("attributed_conversions", T.DoubleType(), False),
-        T.StructField("attributed_revenue", T.DoubleType(), False),
-        T.StructField("cost", T.DoubleType(), False),
-        T.StructField("roas", T.DoubleType(), True),  # revenue / cost; null when cost is 0
-        T.StructField("cpa", T.DoubleType(), True),  # cost / conversions; null when conversions are 0
+        column(
+            "date",
+            T.DateType(),
+            False,
+            "UTC day: the touch date for touches and cost, the conversion date for attributed credit",
+        ),
+        column("channel", T.StringType(), False, "Channel; (not set) for touches or cost rows without one"),
+        column("model", T.StringType(), False, "Attribution model of the attributed columns (see gold.attribution)"),
+        column(
+            "touches",
+            T.LongType(),
+            False,
+            "Marketing touches of the channel that day (conversion events not counted); same for every model",
+        ),
+        column(
+            "attributed_conversions",
+            T.DoubleType(),
+            False,
+            "Sum of the credits of included rows: conversions attributed to the channel by the model",
+        ),
+        column(
+            "attributed_revenue",
+            T.DoubleType(),
+            False,
+            "Sum of the credited values of included rows, in currency",
+        ),
+        column(
+            "cost",
+            T.DoubleType(),
+            False,
+            "Spend of the channel that day: from bronze.ad_cost_daily when present, else the touch costs",
+        ),
+        column("roas", T.DoubleType(), True, "attributed_revenue / cost; null when cost is 0"),
+        column("cpa", T.DoubleType(), True, "cost / attributed_conversions; null when attributed_conversions is 0"),
     ]
 )
 
@@ -98,11 +170,21 @@ STATE_KIND_NULL = "null"
 
 MARKOV_TRANSITIONS_SCHEMA = T.StructType(
     [
-        T.StructField("from_kind", T.StringType(), False),  # start | channels
-        T.StructField("from_state", T.ArrayType(T.StringType(), True), False),  # empty for start
-        T.StructField("to_kind", T.StringType(), False),  # channels | conversion | null
-        T.StructField("to_state", T.ArrayType(T.StringType(), True), False),  # empty for conversion and null
-        T.StructField("transitions", T.DoubleType(), False),
+        column("from_kind", T.StringType(), False, "Kind of the state left: start or channels"),
+        column(
+            "from_state",
+            T.ArrayType(T.StringType(), True),
+            False,
+            "Last channels of the state left (up to the Markov order); empty for start",
+        ),
+        column("to_kind", T.StringType(), False, "Kind of the state entered: channels, conversion or null"),
+        column(
+            "to_state",
+            T.ArrayType(T.StringType(), True),
+            False,
+            "Last channels of the state entered; empty for conversion and null",
+        ),
+        column("transitions", T.DoubleType(), False, "Number of observed transitions over all paths"),
     ]
 )
 
@@ -111,22 +193,27 @@ MARKOV_TRANSITIONS_SCHEMA = T.StructType(
 # Shapley; a conversion's credit is split over the distinct groups on its path.
 CHANNEL_WEIGHTS_SCHEMA = T.StructType(
     [
-        T.StructField("channel", T.StringType(), False),
-        T.StructField("channel_group", T.StringType(), False),
-        T.StructField("weight", T.DoubleType(), False),
+        column("channel", T.StringType(), False, "Channel"),
+        column(
+            "channel_group",
+            T.StringType(),
+            False,
+            "The channel itself, or the bucket a rare channel was put into for Shapley",
+        ),
+        column("weight", T.DoubleType(), False, "Removal effect (Markov) or Shapley value of the group"),
     ]
 )
 
 # Intermediate: one row per converted journey (conversion_id = journey_id).
 CONVERSIONS_SCHEMA = T.StructType(
     [
-        T.StructField("conversion_id", T.StringType(), False),
-        T.StructField("journey_id", T.StringType(), False),
-        T.StructField("canonical_user_id", T.LongType(), False),
-        T.StructField("conversion_type", T.StringType(), False),
-        T.StructField("conversion_ts", T.TimestampType(), False),
-        T.StructField("conversion_date", T.DateType(), False),
-        T.StructField("conversion_value", T.DoubleType(), False),
+        column("conversion_id", T.StringType(), False, "The converted journey (its journey_id)"),
+        column("journey_id", T.StringType(), False, "The converted journey"),
+        column("canonical_user_id", T.LongType(), False, "Person of the journey"),
+        column("conversion_type", T.StringType(), False, "Kind of conversion (purchase); selects the lookback window"),
+        column("conversion_ts", T.TimestampType(), False, "UTC time of the conversion"),
+        column("conversion_date", T.DateType(), False, "UTC date of conversion_ts"),
+        column("conversion_value", T.DoubleType(), False, "Value of the conversion; 0.0 when none was recorded"),
     ]
 )
 
@@ -135,24 +222,34 @@ CONVERSIONS_SCHEMA = T.StructType(
 LABELLED_TOUCHES_SCHEMA = T.StructType(
     [
         *CONVERSIONS_SCHEMA.fields,
-        T.StructField("touchpoint_id", T.StringType(), False),
-        T.StructField("touch_ts", T.TimestampType(), False),
-        T.StructField("position", T.IntegerType(), False),
-        T.StructField("channel", T.StringType(), False),
-        T.StructField("is_direct", T.BooleanType(), False),
-        T.StructField("age_micros", T.LongType(), False),  # conversion_ts - touch_ts
-        T.StructField("eligible", T.BooleanType(), False),
-        T.StructField("exclusion_reason", T.StringType(), False),  # REASON_INCLUDED when eligible
-        T.StructField("eligible_rank", T.IntegerType(), True),  # 1 = first eligible touch
-        T.StructField("eligible_rank_desc", T.IntegerType(), True),  # 1 = last eligible touch
-        T.StructField("eligible_count", T.IntegerType(), True),
+        column("touchpoint_id", T.StringType(), False, "Touch of the converted journey"),
+        column("touch_ts", T.TimestampType(), False, "UTC time of the touch"),
+        column("position", T.IntegerType(), False, "Position of the touch in the journey"),
+        column("channel", T.StringType(), False, "Channel of the touch; (not set) when it has none"),
+        column("is_direct", T.BooleanType(), False, "True for a Direct touch"),
+        column("age_micros", T.LongType(), False, "conversion_ts minus touch_ts, in microseconds"),
+        column(
+            "eligible",
+            T.BooleanType(),
+            False,
+            "True when the touch may get credit: a marketing touch within the lookback, not after the conversion",
+        ),
+        column("exclusion_reason", T.StringType(), False, "Why the touch is not eligible; included when eligible"),
+        column("eligible_rank", T.IntegerType(), True, "1 for the first eligible touch; null when not eligible"),
+        column("eligible_rank_desc", T.IntegerType(), True, "1 for the last eligible touch; null when not eligible"),
+        column("eligible_count", T.IntegerType(), True, "Eligible touches of the conversion; null when not eligible"),
     ]
 )
 
 # Conversions per distinct (bucketed) channel set, the only input of simplified Shapley.
 CHANNEL_SET_CONVERSIONS_SCHEMA = T.StructType(
     [
-        T.StructField("channel_set", T.ArrayType(T.StringType(), True), False),  # sorted, distinct
-        T.StructField("conversions", T.DoubleType(), False),
+        column(
+            "channel_set",
+            T.ArrayType(T.StringType(), True),
+            False,
+            "Sorted distinct channel groups (rare channels bucketed) on the eligible path of a conversion",
+        ),
+        column("conversions", T.DoubleType(), False, "Conversions whose eligible path has exactly this channel set"),
     ]
 )

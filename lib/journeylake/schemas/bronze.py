@@ -18,61 +18,200 @@ exact duplicates collapse and reruns insert nothing.
 
 from pyspark.sql import types as T
 
-from journeylake.schemas.sources import AD_COST_DAILY_SCHEMA, AD_TOUCHPOINTS_SCHEMA, COMPETITOR_EXPOSURES_SCHEMA
+from journeylake.schemas.columns import column
+from journeylake.schemas.sources import (
+    AD_COST_DAILY_SCHEMA,
+    AD_TOUCHPOINTS_SCHEMA,
+    BACKEND_ORDER_ITEMS_SCHEMA,
+    BACKEND_ORDERS_SCHEMA,
+    BACKEND_USERS_SCHEMA,
+    COMPETITOR_EXPOSURES_SCHEMA,
+)
 
 INGEST_COLUMNS = [
-    T.StructField("ingest_run_id", T.StringType(), False),
-    T.StructField("ingested_at", T.TimestampType(), False),
+    column(
+        "ingest_run_id",
+        T.StringType(),
+        False,
+        "Batch that ingested the row: a hash of the files read (ingest stage), or the run id (backend tables)",
+    ),
+    column("ingested_at", T.TimestampType(), False, "UTC wall-clock time of the ingest that wrote the row"),
 ]
 
-# The input file a row was first read from (lineage; the watermark is meta.ingest_files).
-SOURCE_FILE = T.StructField("source_file", T.StringType(), True)
+SOURCE_FILE = column(
+    "source_file",
+    T.StringType(),
+    True,
+    "Input file the row was first read from (lineage only; the ingest watermark is meta.ingest_files)",
+)
 
 BRONZE_EVENTS_SCHEMA = T.StructType(
     [
-        T.StructField("event_id", T.StringType(), False),  # sha256 hex of the whole source record
-        T.StructField("source", T.StringType(), False),  # ga4
-        T.StructField("event_date", T.DateType(), False),  # UTC date of event_ts; the partition column
-        T.StructField("event_ts", T.TimestampType(), False),  # UTC
-        T.StructField("event_ts_micros", T.LongType(), False),  # exact source time, for ordering
-        T.StructField("event_name", T.StringType(), False),
-        T.StructField("event_seq", T.LongType(), True),  # event_bundle_sequence_id: tie-breaker on equal times
-        T.StructField("user_pseudo_id", T.StringType(), False),  # device id
-        T.StructField("device_key", T.LongType(), False),
-        T.StructField("user_id", T.StringType(), True),  # login id; null for placeholders
-        T.StructField("user_key", T.LongType(), True),
-        T.StructField("ga_session_id", T.LongType(), True),
-        T.StructField("ga_session_number", T.LongType(), True),
-        T.StructField("source_session_id", T.StringType(), True),  # user_pseudo_id || '.' || ga_session_id
-        T.StructField("traffic_source", T.StringType(), True),  # event-level source (event_params.source)
-        T.StructField("traffic_medium", T.StringType(), True),
-        T.StructField("traffic_campaign", T.StringType(), True),
-        T.StructField("gclid", T.StringType(), True),  # event_params.gclid, else the gclid= of page_location
-        T.StructField("gclid_key", T.LongType(), True),
-        T.StructField("channel", T.StringType(), True),  # GA4 default channel group; null: no traffic info on event
-        T.StructField("page_location", T.StringType(), True),
-        T.StructField("page_title", T.StringType(), True),
-        T.StructField("page_referrer", T.StringType(), True),
-        T.StructField("engagement_time_msec", T.LongType(), True),
-        T.StructField("session_engaged", T.BooleanType(), True),
-        T.StructField("revenue", T.DoubleType(), True),
-        T.StructField("currency", T.StringType(), True),
-        T.StructField("transaction_id", T.StringType(), True),  # as sent, placeholders included
-        T.StructField("transaction_key", T.LongType(), True),  # null for placeholders
-        T.StructField("item_quantity", T.LongType(), True),
-        T.StructField("is_duplicate_purchase", T.BooleanType(), False),  # a later purchase of a seen transaction
-        T.StructField("hashed_email", T.StringType(), True),
-        T.StructField("email_key", T.LongType(), True),
-        T.StructField("hashed_phone", T.StringType(), True),
-        T.StructField("phone_key", T.LongType(), True),
-        T.StructField("device_fingerprint", T.StringType(), True),
-        T.StructField("fingerprint_key", T.LongType(), True),
-        T.StructField("device_category", T.StringType(), True),
-        T.StructField("operating_system", T.StringType(), True),
-        T.StructField("browser", T.StringType(), True),
-        T.StructField("country", T.StringType(), True),
-        T.StructField("platform", T.StringType(), True),
-        T.StructField("cost", T.DoubleType(), True),  # null for web events; the column exists for the contract
+        column(
+            "event_id",
+            T.StringType(),
+            False,
+            "SHA-256 hex of the whole GA4 source record as JSON: the same record always gets the same id",
+        ),
+        column("source", T.StringType(), False, "Source system of the event: ga4"),
+        column("event_date", T.DateType(), False, "UTC date of event_ts; the partition column"),
+        column(
+            "event_ts",
+            T.TimestampType(),
+            False,
+            "UTC time of the event, from event_timestamp (microseconds since the epoch)",
+        ),
+        column(
+            "event_ts_micros",
+            T.LongType(),
+            False,
+            "Exact source time of the event in microseconds since the epoch (event_timestamp), for ordering",
+        ),
+        column("event_name", T.StringType(), False, "GA4 event name, e.g. page_view, add_to_cart, purchase"),
+        column(
+            "event_seq",
+            T.LongType(),
+            True,
+            "GA4 event_bundle_sequence_id: tie-breaker between events with equal times; null when absent",
+        ),
+        column("user_pseudo_id", T.StringType(), False, "GA4 device id (cookie or app instance id), as sent"),
+        column("device_key", T.LongType(), False, "64-bit key of user_pseudo_id (xxhash64, see journeylake.keys)"),
+        column("user_id", T.StringType(), True, "Login id sent by the site; null when absent or a placeholder"),
+        column("user_key", T.LongType(), True, "64-bit key of user_id; null when user_id is null"),
+        column(
+            "ga_session_id",
+            T.LongType(),
+            True,
+            "GA4 ga_session_id event param; unique only together with the device; null when absent",
+        ),
+        column(
+            "ga_session_number",
+            T.LongType(),
+            True,
+            "GA4 ga_session_number event param: the number of the session on this device; null when absent",
+        ),
+        column(
+            "source_session_id",
+            T.StringType(),
+            True,
+            "GA4 session across devices: user_pseudo_id, a dot, then ga_session_id; null when either is missing",
+        ),
+        column(
+            "traffic_source",
+            T.StringType(),
+            True,
+            "Event-level traffic source (the source event param), e-mails redacted; null on most events",
+        ),
+        column(
+            "traffic_medium",
+            T.StringType(),
+            True,
+            "Event-level traffic medium (the medium event param), e-mails redacted; null on most events",
+        ),
+        column(
+            "traffic_campaign",
+            T.StringType(),
+            True,
+            "Event-level campaign (the campaign event param), e-mails redacted; null on most events",
+        ),
+        column(
+            "gclid",
+            T.StringType(),
+            True,
+            "Google Ads click id: the gclid event param, else the gclid= of page_location; null for placeholders",
+        ),
+        column("gclid_key", T.LongType(), True, "64-bit key of gclid; null when gclid is null"),
+        column(
+            "channel",
+            T.StringType(),
+            True,
+            "GA4 default channel group of the event traffic info; null when the event carries no traffic info",
+        ),
+        column(
+            "page_location", T.StringType(), True, "Page URL (page_location event param), e-mail addresses redacted"
+        ),
+        column("page_title", T.StringType(), True, "Page title (page_title event param), e-mail addresses redacted"),
+        column(
+            "page_referrer",
+            T.StringType(),
+            True,
+            "Referring URL (page_referrer event param), e-mail addresses redacted",
+        ),
+        column(
+            "engagement_time_msec",
+            T.LongType(),
+            True,
+            "Engagement time reported with the event (engagement_time_msec event param), in milliseconds",
+        ),
+        column(
+            "session_engaged",
+            T.BooleanType(),
+            True,
+            "True when the session_engaged event param is 1; null when the param is absent",
+        ),
+        column(
+            "revenue",
+            T.DoubleType(),
+            True,
+            "Revenue in currency: ecommerce.purchase_revenue, else the value param of a purchase event",
+        ),
+        column(
+            "currency",
+            T.StringType(),
+            True,
+            "Currency of revenue: the currency event param, else the user_ltv currency when there is revenue",
+        ),
+        column(
+            "transaction_id",
+            T.StringType(),
+            True,
+            "Transaction id as sent (ecommerce, else the transaction_id param), placeholders included",
+        ),
+        column(
+            "transaction_key",
+            T.LongType(),
+            True,
+            "64-bit key of transaction_id; null when it is missing or a placeholder",
+        ),
+        column("item_quantity", T.LongType(), True, "Number of items in the event (ecommerce.total_item_quantity)"),
+        column(
+            "is_duplicate_purchase",
+            T.BooleanType(),
+            False,
+            "True for a later purchase event of a transaction id already purchased (in bronze or the batch)",
+        ),
+        column(
+            "hashed_email",
+            T.StringType(),
+            True,
+            "Salted SHA-256 hex of the normalized e-mail form param; the raw address is never stored",
+        ),
+        column("email_key", T.LongType(), True, "64-bit key of hashed_email; null when there is no e-mail"),
+        column(
+            "hashed_phone",
+            T.StringType(),
+            True,
+            "Salted SHA-256 hex of the normalized phone form param; the raw number is never stored",
+        ),
+        column("phone_key", T.LongType(), True, "64-bit key of hashed_phone; null when there is no phone"),
+        column(
+            "device_fingerprint",
+            T.StringType(),
+            True,
+            "SHA-256 hex of device category, OS and version, browser and version, language, country and city",
+        ),
+        column("fingerprint_key", T.LongType(), True, "64-bit key of device_fingerprint; null when it is null"),
+        column("device_category", T.StringType(), True, "GA4 device.category, e.g. desktop, mobile, tablet"),
+        column("operating_system", T.StringType(), True, "GA4 device.operating_system"),
+        column("browser", T.StringType(), True, "GA4 device.web_info.browser"),
+        column("country", T.StringType(), True, "GA4 geo.country"),
+        column("platform", T.StringType(), True, "GA4 platform, e.g. WEB, ANDROID, IOS"),
+        column(
+            "cost",
+            T.DoubleType(),
+            True,
+            "Always null for web events; kept for the contract (ad costs are in bronze.ad_touchpoints)",
+        ),
         SOURCE_FILE,
         *INGEST_COLUMNS,
     ]
@@ -80,24 +219,58 @@ BRONZE_EVENTS_SCHEMA = T.StructType(
 
 BRONZE_QUARANTINE_SCHEMA = T.StructType(
     [
-        T.StructField("source", T.StringType(), False),
-        T.StructField("record_id", T.StringType(), True),  # event_id / record hash of the source row
-        # {"source_file": ..., "record": <the source row>} as JSON, raw e-mail/phone removed
-        T.StructField("raw_record", T.StringType(), False),
-        T.StructField("reason", T.StringType(), False),
-        T.StructField("event_date", T.DateType(), True),
+        column(
+            "source",
+            T.StringType(),
+            False,
+            "Source of the rejected record: ga4, ad_touchpoints, ad_cost_daily, competitor_exposures, backend.*",
+        ),
+        column(
+            "record_id",
+            T.StringType(),
+            True,
+            "event_id or record hash of the source row (backend: its id); null when the row has no id",
+        ),
+        column(
+            "raw_record",
+            T.StringType(),
+            False,
+            "The rejected source row as JSON (with its source file where known), raw e-mails and phones removed",
+        ),
+        column(
+            "reason",
+            T.StringType(),
+            False,
+            "First rule the record failed, e.g. null_timestamp, future_timestamp, duplicate_key, null id",
+        ),
+        column(
+            "event_date",
+            T.DateType(),
+            True,
+            "Date of the record (event, touch, exposure or cost date); null when unknown or unusable",
+        ),
         *INGEST_COLUMNS,
     ]
 )
 
-_RECORD_HASH = T.StructField("record_hash", T.StringType(), False)
+_RECORD_HASH = column(
+    "record_hash",
+    T.StringType(),
+    False,
+    "SHA-256 hex of the source record as JSON: the same source row always gets the same hash",
+)
 
 BRONZE_AD_TOUCHPOINTS_SCHEMA = T.StructType(
     [
         *AD_TOUCHPOINTS_SCHEMA.fields,
-        T.StructField("touch_date", T.DateType(), False),
-        T.StructField("device_key", T.LongType(), True),  # null when the platform could not tie it to a cookie
-        T.StructField("gclid_key", T.LongType(), True),
+        column("touch_date", T.DateType(), False, "UTC date of touch_ts"),
+        column(
+            "device_key",
+            T.LongType(),
+            True,
+            "64-bit key of user_pseudo_id; null when the platform could not tie the touch to a cookie",
+        ),
+        column("gclid_key", T.LongType(), True, "64-bit key of gclid; null when the touch has no click id"),
         _RECORD_HASH,
         SOURCE_FILE,
         *INGEST_COLUMNS,
@@ -109,25 +282,35 @@ BRONZE_AD_COST_DAILY_SCHEMA = T.StructType([*AD_COST_DAILY_SCHEMA.fields, _RECOR
 BRONZE_COMPETITOR_EXPOSURES_SCHEMA = T.StructType(
     [
         *COMPETITOR_EXPOSURES_SCHEMA.fields,
-        T.StructField("exposure_date", T.DateType(), False),
-        T.StructField("device_key", T.LongType(), True),
+        column("exposure_date", T.DateType(), False, "UTC date of exposure_ts"),
+        column(
+            "device_key",
+            T.LongType(),
+            True,
+            "64-bit key of user_pseudo_id; null when the device id is missing or a placeholder",
+        ),
         _RECORD_HASH,
         SOURCE_FILE,
         *INGEST_COLUMNS,
     ]
 )
 
+# bronze.backend_*: the backend tables as read (journeylake.stages.backend), plus the ingest columns.
+BRONZE_BACKEND_USERS_SCHEMA = T.StructType([*BACKEND_USERS_SCHEMA.fields, *INGEST_COLUMNS])
+BRONZE_BACKEND_ORDERS_SCHEMA = T.StructType([*BACKEND_ORDERS_SCHEMA.fields, *INGEST_COLUMNS])
+BRONZE_BACKEND_ORDER_ITEMS_SCHEMA = T.StructType([*BACKEND_ORDER_ITEMS_SCHEMA.fields, *INGEST_COLUMNS])
+
 # meta.ingest_files: the ingestion watermark. A file is new or changed when its
 # (path, size, modification_time) is not here; "everything new since the last
 # run" reads exactly those files.
 INGEST_FILES_SCHEMA = T.StructType(
     [
-        T.StructField("source", T.StringType(), False),
-        T.StructField("path", T.StringType(), False),
-        T.StructField("size", T.LongType(), False),
-        T.StructField("modification_time", T.TimestampType(), False),
-        T.StructField("rows", T.LongType(), False),  # input rows read from the file by the run
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("ingested_at", T.TimestampType(), False),
+        column("source", T.StringType(), False, "Source the file belongs to, e.g. ga4, ad_touchpoints"),
+        column("path", T.StringType(), False, "Path of the input file"),
+        column("size", T.LongType(), False, "Size of the file in bytes when it was listed"),
+        column("modification_time", T.TimestampType(), False, "Modification time of the file when it was listed"),
+        column("rows", T.LongType(), False, "Input rows the run read from the file (0 for a file without rows)"),
+        column("run_id", T.StringType(), False, "Pipeline run that read the file"),
+        column("ingested_at", T.TimestampType(), False, "UTC wall-clock time of the ingest that read the file"),
     ]
 )

@@ -8,22 +8,39 @@ in inputs.
 
 from pyspark.sql import types as T
 
+from journeylake.schemas.columns import column
+
 # One ad-platform touch: an impression or a click. ``user_pseudo_id`` is set when
 # the ad platform could attribute the touch to a site cookie; clicks carry a
 # ``gclid`` that GA4 also records on the landing page_view.
 AD_TOUCHPOINTS_SCHEMA = T.StructType(
     [
-        T.StructField("touch_id", T.StringType(), True),
-        T.StructField("touch_ts", T.TimestampType(), True),
-        T.StructField("interaction", T.StringType(), True),  # impression | click
-        T.StructField("channel", T.StringType(), True),  # Paid Search, Display, Paid Social, ...
-        T.StructField("source", T.StringType(), True),
-        T.StructField("medium", T.StringType(), True),
-        T.StructField("campaign", T.StringType(), True),
-        T.StructField("user_pseudo_id", T.StringType(), True),
-        T.StructField("gclid", T.StringType(), True),
-        T.StructField("cost", T.DoubleType(), True),
-        T.StructField("currency", T.StringType(), True),
+        column("touch_id", T.StringType(), True, "Ad platform id of the touch; the business key"),
+        column("touch_ts", T.TimestampType(), True, "UTC time of the impression or click"),
+        column("interaction", T.StringType(), True, "impression or click (other values are quarantined)"),
+        column("channel", T.StringType(), True, "Channel of the ad, e.g. Paid Search, Display, Paid Social"),
+        column("source", T.StringType(), True, "Traffic source of the ad, as the platform reports it"),
+        column("medium", T.StringType(), True, "Traffic medium of the ad, as the platform reports it"),
+        column(
+            "campaign",
+            T.StringType(),
+            True,
+            "Campaign name of the ad (matched to ad_cost_daily by day, channel and campaign)",
+        ),
+        column(
+            "user_pseudo_id",
+            T.StringType(),
+            True,
+            "Site device id (GA4 user_pseudo_id) the platform tied the touch to; null when it could not",
+        ),
+        column(
+            "gclid",
+            T.StringType(),
+            True,
+            "Click id of a click, also recorded by GA4 on the landing page_view; null when there is none",
+        ),
+        column("cost", T.DoubleType(), True, "Cost of the touch in currency, as the ad platform reported it"),
+        column("currency", T.StringType(), True, "Currency of cost"),
     ]
 )
 
@@ -31,23 +48,28 @@ AD_TOUCHPOINTS_SCHEMA = T.StructType(
 # budget exhaustion can be detected (spend >= budget).
 AD_COST_DAILY_SCHEMA = T.StructType(
     [
-        T.StructField("cost_date", T.DateType(), True),
-        T.StructField("channel", T.StringType(), True),
-        T.StructField("campaign", T.StringType(), True),
-        T.StructField("cost", T.DoubleType(), True),
-        T.StructField("daily_budget", T.DoubleType(), True),
-        T.StructField("currency", T.StringType(), True),
+        column("cost_date", T.DateType(), True, "Day of the spend"),
+        column("channel", T.StringType(), True, "Channel of the campaign, e.g. Paid Search, Display"),
+        column("campaign", T.StringType(), True, "Campaign name, as on the ad touchpoints"),
+        column("cost", T.DoubleType(), True, "Spend of the campaign on that day, in currency"),
+        column(
+            "daily_budget",
+            T.DoubleType(),
+            True,
+            "Daily budget of the campaign; spend at or above it means the budget was exhausted that day",
+        ),
+        column("currency", T.StringType(), True, "Currency of cost and daily_budget"),
     ]
 )
 
 # A person's device seen exposed to a competitor's ad or site (panel/DSP data).
 COMPETITOR_EXPOSURES_SCHEMA = T.StructType(
     [
-        T.StructField("exposure_id", T.StringType(), True),
-        T.StructField("exposure_ts", T.TimestampType(), True),
-        T.StructField("competitor", T.StringType(), True),
-        T.StructField("channel", T.StringType(), True),
-        T.StructField("user_pseudo_id", T.StringType(), True),
+        column("exposure_id", T.StringType(), True, "Id of the exposure in the panel or DSP data; the business key"),
+        column("exposure_ts", T.TimestampType(), True, "UTC time the device was exposed to the competitor"),
+        column("competitor", T.StringType(), True, "Competitor whose ad or site the device was exposed to"),
+        column("channel", T.StringType(), True, "Channel of the exposure, e.g. Display, Paid Search"),
+        column("user_pseudo_id", T.StringType(), True, "Site device id (GA4 user_pseudo_id) of the exposed device"),
     ]
 )
 
@@ -56,33 +78,38 @@ COMPETITOR_EXPOSURES_SCHEMA = T.StructType(
 # record it) and the login ``users.login_id`` that GA4 sees as ``user_id``.
 BACKEND_USERS_SCHEMA = T.StructType(
     [
-        T.StructField("user_id", T.LongType(), True),
-        T.StructField("login_id", T.StringType(), True),
-        T.StructField("email_sha256", T.StringType(), True),
-        T.StructField("created_at", T.TimestampType(), True),
-        T.StructField("country", T.StringType(), True),
+        column("user_id", T.LongType(), True, "Backend user id (integer primary key)"),
+        column("login_id", T.StringType(), True, "Login of the account; GA4 sees it as user_id"),
+        column("email_sha256", T.StringType(), True, "SHA-256 hex of the account e-mail, as the backend exports it"),
+        column("created_at", T.TimestampType(), True, "UTC time the account was created"),
+        column("country", T.StringType(), True, "Country of the account"),
     ]
 )
 
 BACKEND_ORDERS_SCHEMA = T.StructType(
     [
-        T.StructField("order_id", T.LongType(), True),
-        T.StructField("user_id", T.LongType(), True),
-        T.StructField("ga_transaction_id", T.StringType(), True),
-        T.StructField("order_ts", T.TimestampType(), True),
-        T.StructField("status", T.StringType(), True),  # paid | refunded | cancelled
-        T.StructField("revenue", T.DoubleType(), True),
-        T.StructField("currency", T.StringType(), True),
+        column("order_id", T.LongType(), True, "Backend order id (integer primary key)"),
+        column("user_id", T.LongType(), True, "Backend user id of the buyer"),
+        column(
+            "ga_transaction_id",
+            T.StringType(),
+            True,
+            "GA4 transaction id the shop stored on the order; null where it did not record one",
+        ),
+        column("order_ts", T.TimestampType(), True, "UTC time of the order"),
+        column("status", T.StringType(), True, "Order status: paid, refunded or cancelled"),
+        column("revenue", T.DoubleType(), True, "Revenue of the order in currency"),
+        column("currency", T.StringType(), True, "Currency of revenue"),
     ]
 )
 
 BACKEND_ORDER_ITEMS_SCHEMA = T.StructType(
     [
-        T.StructField("order_item_id", T.LongType(), True),
-        T.StructField("order_id", T.LongType(), True),
-        T.StructField("item_id", T.StringType(), True),
-        T.StructField("quantity", T.LongType(), True),
-        T.StructField("price", T.DoubleType(), True),
+        column("order_item_id", T.LongType(), True, "Backend order line id (integer primary key)"),
+        column("order_id", T.LongType(), True, "Backend order id the line belongs to"),
+        column("item_id", T.StringType(), True, "Product id of the line"),
+        column("quantity", T.LongType(), True, "Units ordered"),
+        column("price", T.DoubleType(), True, "Unit price of the item"),
     ]
 )
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from journeylake.config import PipelineConfig
 
@@ -29,14 +30,20 @@ class RunContext:
     spark: SparkSession
     config: PipelineConfig
     run_id: str
-    as_of: datetime  # the run's notion of "now" (UTC); never the wall clock, so reruns agree
+    as_of: datetime  # the run's notion of "now" (UTC), by the rule of data_as_of: reruns agree
     # False when --as-of was not given: the pipeline then moves as_of to the latest
-    # event time in bronze after ingestion, so reruns of the same input agree.
+    # activity time in bronze after ingestion, so reruns of the same input agree.
     as_of_explicit: bool = True
+    # The stages this run has finished so far (the pipeline adds each one): later stages read what earlier ones
+    # reported before the run record is written (validation: this run's ingestion counts).
+    completed: tuple[StageResult, ...] = ()
 
     @property
     def lake(self) -> str:
         return self.config.lake.root
+
+    def result_of(self, stage: str) -> StageResult | None:
+        return next((r for r in reversed(self.completed) if r.stage == stage), None)
 
 
 @dataclass
@@ -67,3 +74,27 @@ def timed(result: StageResult) -> Iterator[StageResult]:
         yield result
     finally:
         result.seconds = round(time.perf_counter() - start, 3)
+
+
+# Every timed input that becomes journey activity: the run's "now" must not precede any of it, or an open
+# journey would have its last activity after as-of (a negative idle time).
+ACTIVITY_TIME_COLUMNS = (("events", "event_ts"), ("ad_touchpoints", "touch_ts"))
+
+
+def data_as_of(spark: SparkSession, lake: str) -> datetime | None:
+    """The one rule for a run's "now" when ``--as-of`` is not given: the latest activity time in the lake's bronze
+    tables (web events and ad touches), so that rerunning on the same input gives the same tables, and a stage
+    job run on its own judges journeys against the same "now" the pipeline did. None for an empty lake.
+
+    Used by the pipeline (after ingestion), by every single-stage job and by validation.
+    """
+    from journeylake.io.delta import read_table, table_exists, table_path
+
+    latest: list[datetime] = []
+    for table, column in ACTIVITY_TIME_COLUMNS:
+        path = table_path(lake, "bronze", table)
+        if table_exists(spark, path):
+            row = read_table(spark, path).agg(F.max(column).alias("latest")).first()
+            if row is not None and row["latest"] is not None:
+                latest.append(row["latest"])
+    return max(latest) if latest else None

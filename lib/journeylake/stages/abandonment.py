@@ -2,15 +2,15 @@
 
 Reads gold.user_journeys, gold.journey_touchpoints, gold.journey_state_transitions, bronze.events,
 bronze.competitor_exposures, bronze.ad_cost_daily and silver.identity_map (the last four may be absent).
-Writes gold.journey_abandonments (one row per journey, recorded once: the penalty is priced when the
-abandonment is detected), gold.journey_scores (open journeys' conversion probability at as-of),
-gold.conversion_model, gold.funnel_daily, gold.cart_abandonment_daily, gold.competitor_exposures and
-gold.competitor_impact, and finally sets status / abandon_reason / end_ts of the abandoned journeys in
-gold.user_journeys. Everything is relative to ``context.as_of``; a rerun with the same as-of changes nothing.
+Writes gold.journey_abandonments (one row per journey abandoned or timed out as of now, with its reason and
+penalty), gold.journey_scores (open journeys' conversion probability at as-of), gold.conversion_model,
+gold.funnel_daily, gold.cart_abandonment_daily, gold.competitor_exposures and gold.competitor_impact, and finally
+sets status / abandon_reason / end_ts in gold.user_journeys where they differ from now's.
 
-Write order makes a killed run safe to rerun: the abandonment records are written first, and the journey updates
-are derived from *all* records (not only this run's), so a record whose journey update was lost is applied by the
-rerun.
+Everything is a function of the lake's data and ``context.as_of`` (see :mod:`journeylake.abandonment`): a rerun
+with the same as-of changes nothing, and daily runs end in the tables one run over the same input gives. Write
+order makes a killed run safe to rerun: the journey statuses are written last and derived from the data again by
+the rerun.
 """
 
 from __future__ import annotations
@@ -32,14 +32,24 @@ from journeylake.abandonment import (
     journey_abandonments,
     journey_features,
     journey_status_updates,
+    resumable,
     score_journeys,
     session_funnel,
     tie_exposures,
 )
-from journeylake.io.delta import merge_table, overwrite_table, read_table, read_table_or_empty, table_exists, table_path
-from journeylake.io.table_sync import sync_table, update_columns
-from journeylake.schemas.abandonment import JOURNEY_ABANDONMENTS_SCHEMA
+from journeylake.io.delta import (
+    SYNC,
+    UPDATE,
+    WriteMetrics,
+    merge_table,
+    overwrite_table,
+    read_table,
+    read_table_or_empty,
+    table_exists,
+    table_path,
+)
 from journeylake.schemas.bronze import BRONZE_EVENTS_SCHEMA
+from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.journeys import (
     JOURNEY_STATE_TRANSITIONS_SCHEMA,
     JOURNEY_TOUCHPOINTS_SCHEMA,
@@ -80,7 +90,8 @@ def run(context: RunContext) -> StageResult:
         journeys_path = table_path(lake, "gold", "user_journeys")
         if not table_exists(spark, journeys_path):
             raise MissingInputError(f"gold.user_journeys not found at {journeys_path}: run the journeys stage first")
-        journeys = read_table(spark, journeys_path).select(*_columns(USER_JOURNEYS_SCHEMA))
+        # Materialized: gold.user_journeys is read here and updated at the end of this stage.
+        stored = read_table(spark, journeys_path).select(*_columns(USER_JOURNEYS_SCHEMA)).localCheckpoint()
         touchpoints = _optional(spark, lake, "gold", "journey_touchpoints", JOURNEY_TOUCHPOINTS_SCHEMA)
         transitions = _optional(spark, lake, "gold", "journey_state_transitions", JOURNEY_STATE_TRANSITIONS_SCHEMA)
         exposures = _optional(spark, lake, "bronze", "competitor_exposures", COMPETITOR_EXPOSURES_SCHEMA)
@@ -89,93 +100,72 @@ def run(context: RunContext) -> StageResult:
         events = read_table_or_empty(spark, table_path(lake, "bronze", "events"), BRONZE_EVENTS_SCHEMA).select(
             *FUNNEL_EVENT_COLUMNS
         )
-        abandonments_path = table_path(lake, "gold", "journey_abandonments")
-        recorded = read_table_or_empty(spark, abandonments_path, JOURNEY_ABANDONMENTS_SCHEMA)
 
-        # 1. Detect among journeys not recorded yet; a recorded abandonment is priced once, when first seen.
-        exposures_tied = tie_exposures(exposures, identity, journeys).cache()
-        candidates = journeys.join(recorded.select("journey_id"), on="journey_id", how="left_anti")
+        # 1. Every journey's status as of now: the overlay is recomputed from the data, never carried over.
+        journeys = resumable(stored)
+        exposures_tied = tie_exposures(exposures, identity, journeys).localCheckpoint()
         detections = detect_abandonment(
-            candidates, touchpoints, transitions, exposures_tied, cost_daily, as_of, config.journey, config.abandonment
-        ).cache()
-        update_columns_of = ["journey_id", "reason", "journey_status", "ended_at"]
+            journeys, touchpoints, transitions, exposures_tied, cost_daily, as_of, config.journey, config.abandonment
+        ).localCheckpoint()
         journeys_after = apply_abandonment(
-            journeys, recorded.select(*update_columns_of).unionByName(detections.select(*update_columns_of))
-        ).cache()
+            journeys, detections.select("journey_id", "reason", "journey_status", "ended_at")
+        ).localCheckpoint()
 
-        # 2. Conversion model from completed journeys (this run's abandonments included, so a rerun fits the same).
+        # 2. Conversion model from completed journeys, and the scores and prices it gives, as of now.
         features = journey_features(journeys_after, touchpoints, transitions, as_of)
-        model = fit_conversion_model(spark, features, config.abandonment).cache()
+        model = fit_conversion_model(spark, features, config.abandonment).localCheckpoint()
         expected_value = expected_conversion_value(journeys_after, config.abandonment.default_conversion_value)
-        scores = score_journeys(features, model, expected_value, as_of).cache()
+        scores = score_journeys(features, model, expected_value, as_of).localCheckpoint()
 
-        new_abandonments = journey_abandonments(detections, journeys, scores, expected_value, config.abandonment)
-        merge_table(spark, new_abandonments, abandonments_path, keys=["journey_id"])
-
+        written: dict[str, WriteMetrics] = {}
+        abandonments = journey_abandonments(detections, journeys, scores, expected_value, config.abandonment)
+        written["gold.journey_abandonments"] = _sync(spark, lake, "gold.journey_abandonments", abandonments)
         open_ids = journeys_after.where(F.col("status") == F.lit(OPEN)).select("journey_id")
-        open_scores = scores.join(open_ids, on="journey_id", how="inner").cache()
-        sync_table(spark, open_scores, _gold(lake, "journey_scores"), ["journey_id"])
+        written["gold.journey_scores"] = _sync(
+            spark, lake, "gold.journey_scores", scores.join(open_ids, on="journey_id", how="inner")
+        )
         # At most 4 x 4 x 4 + 5 rows, recomputed in full: a plain overwrite is the cheapest idempotent write.
-        overwrite_table(model, _gold(lake, "conversion_model"))
+        written["gold.conversion_model"] = _overwrite(lake, "gold.conversion_model", model)
 
         # 3. Funnels from bronze events, independent of sessionization.
-        sessions = session_funnel(events).cache()
-        funnel = funnel_daily(sessions).cache()
-        sync_table(spark, funnel, _gold(lake, "funnel_daily"), ["funnel_date", "channel", "step"])
-        sync_table(
-            spark, cart_abandonment_daily(sessions), _gold(lake, "cart_abandonment_daily"), ["funnel_date", "channel"]
+        sessions = session_funnel(events).localCheckpoint()
+        written["gold.funnel_daily"] = _sync(spark, lake, "gold.funnel_daily", funnel_daily(sessions))
+        written["gold.cart_abandonment_daily"] = _sync(
+            spark, lake, "gold.cart_abandonment_daily", cart_abandonment_daily(sessions)
         )
 
         # 4. Competitor exposures and their impact.
-        outcomes = competitor_exposure_outcomes(exposures_tied, journeys_after, transitions).cache()
-        impact = competitor_impact(outcomes, journeys_after, transitions).cache()
-        overwrite_table(impact, _gold(lake, "competitor_impact"))  # one row per state
-        sync_table(
-            spark, competitor_exposures_table(outcomes, impact), _gold(lake, "competitor_exposures"), ["exposure_id"]
+        outcomes = competitor_exposure_outcomes(exposures_tied, journeys_after, transitions).localCheckpoint()
+        impact = competitor_impact(outcomes, journeys_after, transitions).localCheckpoint()
+        written["gold.competitor_impact"] = _overwrite(lake, "gold.competitor_impact", impact)  # one row per state
+        written["gold.competitor_exposures"] = _sync(
+            spark, lake, "gold.competitor_exposures", competitor_exposures_table(outcomes, impact)
         )
 
-        # 5. Last: the journey rows, from every recorded abandonment (see the module docstring).
-        updates = journey_status_updates(journeys, read_table(spark, abandonments_path)).cache()
-        status_changes = updates.count()
-        if status_changes:
-            update_columns(spark, updates, journeys_path, keys=["journey_id"])
+        # 5. Last: the statuses in gold.user_journeys, where they differ from now's (a killed run's rerun redoes it).
+        updates = journey_status_updates(stored, journeys_after)
+        written["gold.user_journeys"] = merge_table(spark, updates, journeys_path, ["journey_id"], mode=UPDATE)
 
+        # Bounded: one row per reason (six at most) and per match status (four).
         reasons = {
             row["reason"]: int(row["n"]) for row in detections.groupBy("reason").agg(F.count("*").alias("n")).collect()
         }
-        result.rows_in = {
-            "gold.user_journeys": journeys_after.count(),
-            "bronze.competitor_exposures": exposures_tied.count(),
-        }
-        result.rows_out = {
-            "gold.journey_abandonments (new)": sum(reasons.values()),
-            "gold.user_journeys (status updates)": status_changes,
-            "gold.journey_scores": open_scores.count(),
-            "gold.funnel_daily": funnel.count(),
-            "gold.competitor_exposures": result.rows_in["bronze.competitor_exposures"],
-        }
-        # Bounded: one row per reason (six at most).
-        result.details["new_abandonments_by_reason"] = reasons
+        result.rows_out = {name: metrics.changed for name, metrics in written.items()}
+        result.details["abandonments_by_reason"] = reasons
         result.details["exposures_by_match_status"] = {
             row["match_status"]: int(row["n"])
             for row in exposures_tied.groupBy("match_status").agg(F.count("*").alias("n")).collect()
         }
-        for frame in (
-            exposures_tied,
-            detections,
-            journeys_after,
-            model,
-            scores,
-            open_scores,
-            sessions,
-            funnel,
-            outcomes,
-            impact,
-            updates,
-        ):
-            frame.unpersist()
+        result.message = "abandoned or timed out as of now: " + " ".join(f"{k}={v}" for k, v in sorted(reasons.items()))
     return result
 
 
-def _gold(lake: str, table: str) -> str:
-    return table_path(lake, "gold", table)
+def _sync(spark: SparkSession, lake: str, name: str, rows: DataFrame) -> WriteMetrics:
+    """Make the catalog table ``name`` hold exactly ``rows`` (one MERGE: only changed rows are rewritten)."""
+    spec = CATALOG[name]
+    return merge_table(spark, rows, table_path(lake, spec.layer, spec.name), list(spec.key), mode=SYNC, spec=spec)
+
+
+def _overwrite(lake: str, name: str, rows: DataFrame) -> WriteMetrics:
+    spec = CATALOG[name]
+    return overwrite_table(rows, table_path(lake, spec.layer, spec.name), spec=spec)

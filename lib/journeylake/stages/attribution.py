@@ -1,11 +1,11 @@
 """Attribution stage: gold.journey_touchpoints + gold.user_journeys -> gold.attribution, gold.channel_history.
 
 Every run recomputes all conversions: the data-driven models depend on every path, so a
-new journey can move the credit of old conversions. gold.attribution is written with a
+new journey can move the credit of old conversions. gold.attribution is written with one
 MERGE on (conversion_id, touchpoint_id, model) that rewrites only rows whose credit
-changed and deletes rows that no longer exist (a rerun of the same input writes nothing);
-gold.channel_history is small and overwritten. Cost comes from bronze.ad_cost_daily when
-that table exists, else from the touches' own cost.
+changed and deletes rows that no longer exist (a rerun of the same input writes nothing),
+after the credit invariants are checked; gold.channel_history is small and overwritten. Cost
+comes from bronze.ad_cost_daily when that table exists, else from the touches' own cost.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pyspark.sql import functions as F
 
 from journeylake import attribution as attr
 from journeylake import markov
-from journeylake.io.delta import merge_table, overwrite_table, read_table, table_exists, table_path
+from journeylake.io.delta import SYNC, merge_table, overwrite_table, read_table, table_exists, table_path
 from journeylake.schemas.attribution import ATTRIBUTION_KEYS, MODELS
+from journeylake.schemas.catalog import CATALOG
 from journeylake.stages import RunContext, StageResult, timed
 
 STAGE = "attribution"
@@ -67,34 +68,28 @@ def run(context: RunContext) -> StageResult:
         shapley_weights = attr.channel_weights_frame(labelled, shapley, groups)
 
         attribution = attr.attribute_conversions(conversions, labelled, config, markov_weights, shapley_weights)
-        attribution = attribution.persist()
+        attribution = attribution.localCheckpoint()
         try:
-            _write_attribution(context, attribution)
-            history = attr.channel_history(attribution, touchpoints, cost_daily)
-            overwrite_table(history, table_path(lake, "gold", "channel_history"))
+            # The invariants are checked before anything is written: a broken credit never reaches the table.
             _summarise(result, conversions, attribution, markov_result, shapley)
-            result.rows_in = {"journey_touchpoints": touchpoints.count(), "user_journeys": journeys.count()}
-            result.rows_out = {
-                "attribution": attribution.count(),
-                "channel_history": read_table(spark, table_path(lake, "gold", "channel_history")).count(),
+            if result.failed:
+                return result
+            spec = CATALOG["gold.attribution"]
+            written = {
+                "gold.attribution": merge_table(
+                    spark, attribution, table_path(lake, "gold", "attribution"), ATTRIBUTION_KEYS, mode=SYNC, spec=spec
+                ),
+                "gold.channel_history": overwrite_table(
+                    attr.channel_history(attribution, touchpoints, cost_daily),
+                    table_path(lake, "gold", "channel_history"),
+                    spec=CATALOG["gold.channel_history"],
+                ),
             }
+            result.rows_out = {name: metrics.changed for name, metrics in written.items()}
         finally:
-            attribution.unpersist()
             labelled.unpersist()
             conversions.unpersist()
     return result
-
-
-def _write_attribution(context: RunContext, attribution: DataFrame) -> None:
-    path = table_path(context.lake, "gold", "attribution")
-    stale = None
-    if table_exists(context.spark, path):
-        stale = (
-            read_table(context.spark, path)
-            .select(*ATTRIBUTION_KEYS)
-            .join(attribution.select(*ATTRIBUTION_KEYS), on=ATTRIBUTION_KEYS, how="left_anti")
-        )
-    merge_table(context.spark, attribution, path, keys=ATTRIBUTION_KEYS, delete_keys=stale)
 
 
 def _summarise(

@@ -12,8 +12,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from journeylake.io.backend import BACKEND_TABLES, read_backend
-from journeylake.io.delta import merge_table, table_path
+from journeylake.io.delta import INSERT, merge_table, table_path
 from journeylake.schemas.bronze import BRONZE_QUARANTINE_SCHEMA
+from journeylake.schemas.catalog import CATALOG
 from journeylake.stages import RunContext, StageResult, timed
 
 NEGATIVE_REVENUE = "negative revenue"
@@ -66,25 +67,26 @@ def land_backend(context: RunContext) -> StageResult:
         for table in BACKEND_TABLES:
             if table.name not in frames:
                 continue
-            # Cached: the frame is split into accepted and quarantined and counted; read the source once.
-            source = frames[table.name].cache()
+            # Materialized: the frame is split into accepted and quarantined; read the source once.
+            source = frames[table.name].localCheckpoint()
             accepted, quarantined = split_backend_rows(source, table.name, table.id_column, context.run_id)
-            merge_table(
+            landed = merge_table(
                 spark,
                 accepted,
                 table_path(context.lake, "bronze", f"backend_{table.name}"),
-                keys=[table.id_column],
+                [table.id_column],
+                spec=CATALOG[f"bronze.backend_{table.name}"],
             )
-            merge_table(
+            rejected = merge_table(
                 spark,
                 quarantined.select(*[f.name for f in BRONZE_QUARANTINE_SCHEMA.fields]),
                 table_path(context.lake, "bronze", "quarantine"),
-                keys=["source", "record_id", "reason"],
+                ["source", "record_id", "reason"],
+                mode=INSERT,
+                spec=CATALOG["bronze.quarantine"],
             )
-            rows_in = source.count()
-            rejected = quarantined.count()
-            result.rows_in[f"backend.{table.name}"] = rows_in
-            result.rows_out[f"bronze.backend_{table.name}"] = rows_in - rejected
-            result.details[f"quarantined.backend.{table.name}"] = rejected
-            source.unpersist()
+            # Counted on the materialized frame (a MERGE that changes nothing commits no metrics).
+            result.rows_in[f"backend.{table.name}"] = source.count()
+            result.rows_out[f"bronze.backend_{table.name}"] = landed.changed
+            result.details[f"quarantined.backend.{table.name}"] = rejected.inserted
     return result

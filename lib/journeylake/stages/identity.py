@@ -21,6 +21,7 @@ from journeylake import identity
 from journeylake.ingest import hash_pii, normalize_email
 from journeylake.io.delta import merge_table, read_table, read_table_or_empty, table_exists, table_path
 from journeylake.schemas import identity as S
+from journeylake.schemas.catalog import CATALOG, TableSpec
 from journeylake.schemas.sources import AD_TOUCHPOINTS_SCHEMA, BACKEND_ORDERS_SCHEMA, BACKEND_USERS_SCHEMA
 from journeylake.stages import RunContext, StageResult, timed
 from journeylake.stages.ingest import pii_salt
@@ -159,25 +160,34 @@ def run(context: RunContext) -> StageResult:
             "cause",
             F.lit(context.as_of).cast("timestamp").alias("as_of"),
         )
-        merge_table(spark, merges, merges_path, keys=MERGES_KEYS, ignore_changes_in=EVENT_RUN_COLUMNS)
-        merge_table(spark, audit, audit_path, keys=AUDIT_KEYS, ignore_changes_in=EVENT_RUN_COLUMNS)
-        merge_table(spark, identity_map, map_path, keys=MAP_KEYS)
-        merge_table(
-            spark, final_edges.select(*_columns(S.IDENTITY_EDGES_TABLE_SCHEMA)), edges_path, keys=identity.EDGE_KEY
-        )
+        written = {
+            "silver.identity_merges": merge_table(
+                spark, merges, merges_path, MERGES_KEYS, ignore_changes_in=EVENT_RUN_COLUMNS, spec=_spec("merges")
+            ),
+            "silver.identity_audit": merge_table(
+                spark, audit, audit_path, AUDIT_KEYS, ignore_changes_in=EVENT_RUN_COLUMNS, spec=_spec("audit")
+            ),
+            "silver.identity_map": merge_table(spark, identity_map, map_path, MAP_KEYS, spec=_spec("map")),
+            "silver.identity_edges": merge_table(
+                spark,
+                final_edges.select(*_columns(S.IDENTITY_EDGES_TABLE_SCHEMA)),
+                edges_path,
+                identity.EDGE_KEY,
+                spec=_spec("edges"),
+            ),
+        }
 
         health = identity.graph_health(identity_map, final_edges, changes)
-        result.rows_in = {"bronze.events": events.count(), "scope_nodes": scope_size}
-        result.rows_out = {
-            "silver.identity_map": identity_map.count(),
-            "silver.identity_edges": final_edges.count(),
-            "silver.identity_merges": health["merges"] + health["splits"],
-            "silver.identity_audit": audit.count(),
-        }
+        result.rows_in = {"scope_nodes": scope_size}
+        result.rows_out = {name: metrics.changed for name, metrics in written.items()}
         result.details.update(health)
         result.details["absent_inputs"] = absent
         result.details["edges_by_status"] = _status_counts(final_edges)
     return result
+
+
+def _spec(table: str) -> TableSpec:
+    return CATALOG[f"silver.identity_{table}"]
 
 
 def _cut(frame: DataFrame) -> DataFrame:

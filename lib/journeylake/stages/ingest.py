@@ -39,15 +39,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from journeylake import ingest
-from journeylake.config import PipelineConfig
-from journeylake.io.delta import table_path
+from journeylake.config import ConfigError, PipelineConfig
+from journeylake.io.delta import INSERT, merge_table, table_path
 from journeylake.io.sources import (
     GA4_SUFFIXES,
     JSON_SUFFIXES,
     LISTED_FILES_SCHEMA,
     PARQUET_SUFFIXES,
     list_input_files,
-    merge_bronze,
     now_utc,
     read_ga4_bigquery,
     read_ga4_export,
@@ -58,6 +57,7 @@ from journeylake.io.sources import (
     write_ingest_files,
 )
 from journeylake.schemas.bronze import BRONZE_EVENTS_SCHEMA
+from journeylake.schemas.catalog import CATALOG
 from journeylake.stages import RunContext, StageResult, timed
 
 STAGE = "ingest"
@@ -91,11 +91,25 @@ class SourceCounts:
         }
 
 
+class DefaultSaltRefusedError(ConfigError):
+    """PII would be hashed with the built-in salt on real data: anyone could recompute the hashes."""
+
+
 def pii_salt(config: PipelineConfig) -> tuple[str, bool]:
-    """(salt, from_environment): the variable named by ``[ingest].pii_salt_env``, else the local default."""
+    """(salt, from_environment): the variable named by ``[ingest].pii_salt_env``, else the built-in default.
+
+    The default is only for the generated sample: on any other input (``[input].ga4_dir``) it is refused with
+    :class:`DefaultSaltRefusedError`, unless ``[ingest].allow_default_pii_salt = true`` says so in so many words.
+    """
     value = os.environ.get(config.ingest.pii_salt_env)
     if value:
         return value, True
+    if config.input.ga4_dir and not config.ingest.allow_default_pii_salt:
+        raise DefaultSaltRefusedError(
+            f"refusing to hash e-mails and phones of {config.input.ga4_dir} with the built-in default salt "
+            f"(anyone could recompute the hashes): set the environment variable {config.ingest.pii_salt_env} "
+            "to a secret salt, or set [ingest].allow_default_pii_salt = true to accept the default"
+        )
     return config.ingest.pii_salt_default, False
 
 
@@ -144,8 +158,9 @@ def _check_accounting(source: str, read_rows: int, counts: SourceCounts) -> None
 
 def _write_quarantine(context: RunContext, quarantined: DataFrame) -> None:
     """Insert-only on (source, record_id, reason): a rerun adds nothing, the first sighting is kept."""
-    path = table_path(context.lake, "bronze", "quarantine")
-    merge_bronze(context.spark, quarantined, path, keys=["source", "record_id", "reason"])
+    spec = CATALOG["bronze.quarantine"]
+    path = table_path(context.lake, spec.layer, spec.name)
+    merge_table(context.spark, quarantined, path, list(spec.key), mode=INSERT, spec=spec)
 
 
 def _ingest_ga4(
@@ -167,15 +182,17 @@ def _ingest_ga4(
             events = ingest.flag_duplicate_purchases(accepted, read_prior_purchases(spark, events_path))
             span = accepted.agg(F.min("event_date").alias("lo"), F.max("event_date").alias("hi")).first()
             assert span is not None
-            counts.inserted = merge_bronze(
+            counts.inserted = merge_table(
                 spark,
                 events,
                 events_path,
-                keys=["event_id"],
-                partition_by=["event_date"],
-                # Only the batch's dates can hold its event ids: the MERGE scans just those partitions.
+                ["event_id"],
+                mode=INSERT,
+                # An event id is a hash of the record, which holds its date: only the batch's dates can hold its
+                # ids, so the MERGE reads just those partitions.
                 target_filter=f"t.event_date BETWEEN DATE'{span['lo']}' AND DATE'{span['hi']}'",
-            )
+                spec=CATALOG["bronze.events"],
+            ).inserted
         if counts.quarantined:
             _write_quarantine(context, quarantined)
     finally:
@@ -197,13 +214,15 @@ def _ingest_source(
         _check_accounting(spec.name, read_rows, counts)
         accepted, quarantined = ingest.split_tagged(tagged, spec.bronze_schema, spec.name, context.run_id, ingested_at)
         if counts.accepted:
-            counts.inserted = merge_bronze(
+            # An edited source row (same key, another record hash) replaces the old one; a rerun rewrites nothing.
+            counts.inserted = merge_table(
                 spark,
                 accepted,
                 table_path(context.lake, "bronze", spec.name),
-                keys=list(spec.keys),
-                version_column="record_hash",
-            )
+                list(spec.keys),
+                compare_columns=("record_hash",),
+                spec=CATALOG[f"bronze.{spec.name}"],
+            ).inserted
         if counts.quarantined:
             _write_quarantine(context, quarantined)
     finally:

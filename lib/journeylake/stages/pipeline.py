@@ -4,6 +4,12 @@ A stage that raises does not crash the run: its exception becomes a failed
 :class:`StageResult` (with the message), later stages are skipped, and the run
 record in ``meta.runs`` says where it stopped. Rerunning continues from the
 lake's state; every stage writes idempotently, so nothing is lost or doubled.
+
+"Now": ingestion judges future timestamps against ``--as-of`` or the wall clock;
+after it, a run without ``--as-of`` takes the latest activity time in bronze
+(:func:`journeylake.stages.data_as_of`), the same rule every single-stage job and
+validation use, so the stage jobs run one after another give the tables one
+pipeline run gives.
 """
 
 from __future__ import annotations
@@ -14,12 +20,9 @@ import time
 import traceback
 from datetime import UTC, datetime
 
-from pyspark.sql import functions as F
-
 from journeylake import __version__
-from journeylake.io.delta import read_table, table_exists, table_path
 from journeylake.io.runs import record_stage_runs, run_lock, stage_row
-from journeylake.logs import log_stage_summary
+from journeylake.logs import log_stage_start, log_stage_summary
 from journeylake.stages import (
     RunContext,
     StageResult,
@@ -27,6 +30,7 @@ from journeylake.stages import (
     abandonment,
     attribution,
     backend,
+    data_as_of,
     identity,
     ingest,
     journeys,
@@ -46,7 +50,7 @@ STAGES: list[tuple[str, StageRunner]] = [
     ("backend", backend.land_backend),
     ("identity", identity.run),
     ("journeys", journeys.run),
-    # Abandonment closes journeys (status abandoned) before attribution reads the statuses.
+    # Abandonment sets the statuses (abandoned as of now) that attribution and RL read.
     ("abandonment", abandonment.run),
     ("attribution", attribution.run),
     ("rl", rl.run),
@@ -55,6 +59,7 @@ STAGES: list[tuple[str, StageRunner]] = [
     # Optional (bigquery.enabled, off by default); last, so that only validated tables are published.
     ("publish", publish.run),
 ]
+STAGE_NAMES = [name for name, _ in STAGES]
 
 # Stages that never run after a failed stage, even when the caller asks to go on (stop_on_failure=False):
 # publishing after a critical expectation failed would ship tables known to be wrong.
@@ -64,48 +69,50 @@ REQUIRES_CLEAN_RUN = frozenset({"publish"})
 AS_OF_FROM_DATA_AFTER = "ingest"
 
 
+def stage_runner(name: str) -> StageRunner:
+    """The runner of the stage called ``name`` (as in :data:`STAGES`)."""
+    return dict(STAGES)[name]
+
+
 def _run_stage(name: str, runner: StageRunner, context: RunContext) -> StageResult:
     start = time.perf_counter()
+    log_stage_start(name)
+    context.spark.sparkContext.setJobGroup(name, f"journeylake stage {name}", interruptOnCancel=True)
     try:
         result = runner(context)
     except Exception as error:  # a stage failure is reported, not raised: the run record must be written
         log.error("stage %s failed:\n%s", name, traceback.format_exc())
         result = StageResult(stage=name, failed=True, message=f"{type(error).__name__}: {error}")
+    finally:
+        context.spark.sparkContext.setJobGroup("journeylake", "journeylake bookkeeping")
     result.stage = name
     if not result.seconds:
         result.seconds = round(time.perf_counter() - start, 3)
     return result
 
 
-# Every timed input that becomes journey activity: the run's "now" must not precede any of it, or an open
-# journey would have its last activity after as-of (negative idle time; caught by validation).
-ACTIVITY_TIME_COLUMNS = (("events", "event_ts"), ("ad_touchpoints", "touch_ts"))
-
-
-def _as_of_from_data(context: RunContext) -> RunContext:
-    """Move as_of to the latest activity time in bronze (events and ad touches), so reruns of the same input agree."""
+def with_data_as_of(context: RunContext) -> RunContext:
+    """``context`` with "now" moved to the lake's latest activity (unless --as-of was given)."""
     if context.as_of_explicit:
         return context
-    latest_times = []
-    for table, column in ACTIVITY_TIME_COLUMNS:
-        path = table_path(context.lake, "bronze", table)
-        if table_exists(context.spark, path):
-            row = read_table(context.spark, path).agg(F.max(column).alias("latest")).first()
-            if row is not None and row["latest"] is not None:
-                latest_times.append(row["latest"])
-    if not latest_times:
-        return context
-    return dataclasses.replace(context, as_of=max(latest_times))
+    latest = data_as_of(context.spark, context.lake)
+    return context if latest is None else dataclasses.replace(context, as_of=latest)
 
 
 def run_pipeline(
     context: RunContext,
     stages: list[tuple[str, StageRunner]] | None = None,
     stop_on_failure: bool = True,
+    report: bool = False,
 ) -> list[StageResult]:
+    """Run ``stages`` (default: all) under the lake's run lock and record them in ``meta.runs``.
+
+    With ``report``, the run report is written last (after the record, so it shows this run) and its result
+    is the last element.
+    """
     results: list[StageResult] = []
     started = time.perf_counter()
-    with run_lock(context.lake, context.run_id):
+    with run_lock(context.spark, context.lake, context.run_id, context.config.lake.lock_ttl_hours):
         for name, runner in stages if stages is not None else STAGES:
             failed_before = next((r.stage for r in results if r.failed), None)
             if name in REQUIRES_CLEAN_RUN and failed_before is not None:
@@ -117,11 +124,18 @@ def run_pipeline(
             result = _run_stage(name, runner, context)
             results.append(result)
             log_stage_summary(result)  # one key=value line: status, seconds, rows in/out per table
+            context = dataclasses.replace(context, completed=(*context.completed, result))
             if name == AS_OF_FROM_DATA_AFTER and not result.failed:
-                context = _as_of_from_data(context)
+                context = with_data_as_of(context)
             if result.failed and stop_on_failure:
                 break
         _record(context, results, time.perf_counter() - started)
+        if report:
+            from journeylake.stages.report import run as write_report
+
+            written = _run_stage("report", write_report, context)
+            log_stage_summary(written)
+            results.append(written)
     return results
 
 
@@ -158,3 +172,31 @@ def _record(context: RunContext, results: list[StageResult], seconds: float) -> 
         )
     )
     record_stage_runs(context.spark, context.lake, rows)
+
+
+def run_table(results: list[StageResult]) -> str:
+    """The end-of-run table: stage, status, seconds, rows in and rows out."""
+    header = ("stage", "status", "seconds", "rows in", "rows out")
+    lines = [
+        (
+            r.stage,
+            "FAILED" if r.failed else ("skipped" if r.details.get("skipped") else "ok"),
+            f"{r.seconds:.1f}",
+            f"{sum(r.rows_in.values()):,}",
+            f"{sum(r.rows_out.values()):,}",
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
+        return "  ".join(cells)
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(header), rule, *[fmt(line) for line in lines]])
+
+
+def print_run_table(results: list[StageResult]) -> None:
+    print(run_table(results), flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from journeylake.io.delta import merge_table, overwrite_table, read_table, table_exists, table_path
+from journeylake.io.delta import SYNC, merge_table, overwrite_table, read_table, table_exists, table_path
 from journeylake.reconciliation import (
     MATCH_STATUSES,
     MATCHED,
@@ -16,6 +16,7 @@ from journeylake.reconciliation import (
     reconciliation_summary,
     unmatchable_purchases,
 )
+from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.sources import BACKEND_ORDERS_SCHEMA
 from journeylake.stages import RunContext, StageResult, timed
 
@@ -59,16 +60,28 @@ def run(context: RunContext) -> StageResult:
         else:
             devices = spark.createDataFrame([], "user_pseudo_id string, canonical_user_id long")
 
-        reconciled = reconcile(ga4_transactions(events), backend, devices).select(
-            *[f.name for f in RECONCILIATION_SCHEMA.fields]
+        reconciled = (
+            reconcile(ga4_transactions(events), backend, devices)
+            .select(*[f.name for f in RECONCILIATION_SCHEMA.fields])
+            .localCheckpoint()
         )
-        reconciled_path = table_path(lake, "gold", "reconciliation")
-        merge_table(spark, reconciled, reconciled_path, keys=["transaction_id"])
-        written = read_table(spark, reconciled_path)
-        summary = reconciliation_summary(written)
-        overwrite_table(summary, table_path(lake, "gold", "reconciliation_summary"))
+        written = {
+            "gold.reconciliation": merge_table(
+                spark,
+                reconciled,
+                table_path(lake, "gold", "reconciliation"),
+                ["transaction_id"],
+                mode=SYNC,
+                spec=CATALOG["gold.reconciliation"],
+            ),
+            "gold.reconciliation_summary": overwrite_table(
+                reconciliation_summary(reconciled),
+                table_path(lake, "gold", "reconciliation_summary"),
+                spec=CATALOG["gold.reconciliation_summary"],
+            ),
+        }
 
-        totals = written.agg(
+        totals = reconciled.agg(
             F.count(F.lit(1)).alias("transactions"),
             *[F.sum(F.when(F.col("match_status") == s, 1).otherwise(0)).alias(s) for s in MATCH_STATUSES],
             F.sum("revenue_delta").alias("revenue_delta"),
@@ -76,7 +89,7 @@ def run(context: RunContext) -> StageResult:
         ).first()
         assert totals is not None  # an aggregate without grouping always returns one row
         transactions = int(totals["transactions"])
-        result.rows_out = {"gold.reconciliation": transactions, "gold.reconciliation_summary": summary.count()}
+        result.rows_out = {name: metrics.changed for name, metrics in written.items()}
         result.details.update({status: int(totals[status] or 0) for status in MATCH_STATUSES})
         result.details["match_rate"] = round(int(totals[MATCHED] or 0) / transactions, 4) if transactions else None
         result.details["revenue_delta"] = round(float(totals["revenue_delta"] or 0.0), 2)

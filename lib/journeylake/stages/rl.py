@@ -9,19 +9,17 @@ same as-of rewrites nothing.
 
 from __future__ import annotations
 
-from pyspark.sql import functions as F
-
-from journeylake.io.delta import read_table, read_table_or_empty, table_exists, table_path
-from journeylake.io.table_sync import sync_table
+from journeylake.io.delta import SYNC, merge_table, read_table, read_table_or_empty, table_exists, table_path
 from journeylake.rl import journey_recommendations, rl_transitions
 from journeylake.schemas.abandonment import COMPETITOR_EXPOSURES_OUT_SCHEMA, JOURNEY_ABANDONMENTS_SCHEMA
+from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.journeys import JOURNEY_STATE_TRANSITIONS_SCHEMA, JOURNEY_TOUCHPOINTS_SCHEMA
 from journeylake.stages import RunContext, StageResult, timed
 from journeylake.stages.abandonment import MissingInputError
 
 
 def run(context: RunContext) -> StageResult:
-    result = StageResult(stage="rl_export")
+    result = StageResult(stage="rl")
     with timed(result):
         spark, lake = context.spark, context.lake
         journeys_path = table_path(lake, "gold", "user_journeys")
@@ -41,23 +39,17 @@ def run(context: RunContext) -> StageResult:
             spark, table_path(lake, "gold", "journey_abandonments"), JOURNEY_ABANDONMENTS_SCHEMA
         )
 
-        transitions_path = table_path(lake, "gold", "rl_transitions")
-        rows = rl_transitions(journeys, touchpoints, transitions, exposures, abandonments, context.as_of).cache()
-        sync_table(spark, rows, transitions_path, keys=["journey_id", "step"])
-        rows.unpersist()
-
-        recommendations = journey_recommendations(read_table(spark, transitions_path), journeys)
-        recommendations_path = table_path(lake, "gold", "journey_recommendations")
-        sync_table(spark, recommendations, recommendations_path, keys=["journey_id"])
-
-        written = read_table(spark, transitions_path)
-        totals = written.agg(
-            F.count(F.lit(1)).alias("steps"), F.count(F.when(F.col("done"), F.lit(1))).alias("episodes")
-        ).first()
-        assert totals is not None  # an aggregate without grouping always returns one row
-        result.rows_out = {
-            "gold.rl_transitions": int(totals["steps"]),
-            "gold.journey_recommendations": read_table(spark, recommendations_path).count(),
+        # Materialized once: written, then the recommendations are computed from the same rows (not re-read).
+        rows = rl_transitions(
+            journeys, touchpoints, transitions, exposures, abandonments, context.as_of
+        ).localCheckpoint()
+        recommendations = journey_recommendations(rows, journeys)
+        written = {
+            name: merge_table(
+                spark, frame, table_path(lake, spec.layer, spec.name), list(spec.key), mode=SYNC, spec=spec
+            )
+            for name, frame in (("gold.rl_transitions", rows), ("gold.journey_recommendations", recommendations))
+            for spec in (CATALOG[name],)
         }
-        result.details["completed_episodes"] = int(totals["episodes"])
+        result.rows_out = {name: metrics.changed for name, metrics in written.items()}
     return result

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from journeylake.config import PipelineConfig
@@ -24,13 +23,13 @@ from journeylake.io.expectations import (
     load_suite_files,
     parameters_of,
     read_previous_version,
-    resolve_dir,
+    suites_folder,
     summary_document,
     write_summary,
 )
+from journeylake.io.lake import is_local, join_uri, local_folder_for, publish_folder, report_location
 from journeylake.stages import RunContext, StageResult, timed
 from journeylake.validate import (
-    BRONZE_EVENTS,
     IDENTITY_MAP,
     IDENTITY_MERGES,
     MERGE_NEW_CANONICAL,
@@ -43,6 +42,7 @@ from journeylake.validate import (
 )
 
 STAGE = "validate"
+EXPECTATIONS_REPORT = "expectations"
 EMPTY_MERGES_SCHEMA = T.StructType(
     [
         T.StructField(MERGE_OLD_CANONICAL, T.LongType(), True),
@@ -55,18 +55,6 @@ MAX_FAILURES_IN_DETAILS = 20
 def _path_of(lake: str, name: str) -> str:
     layer, table = name.split(".", 1)
     return table_path(lake, layer, table)
-
-
-def effective_as_of(context: RunContext, tables: dict[str, DataFrame]) -> datetime:
-    """The "now" open journeys are judged against: the explicit --as-of, else (as the pipeline does)
-    the latest event time in bronze.events, else the context's as-of."""
-    if context.as_of_explicit or BRONZE_EVENTS not in tables:
-        return context.as_of
-    latest = tables[BRONZE_EVENTS].agg(F.max("event_ts").alias("latest")).first()
-    if latest is None or latest["latest"] is None:
-        return context.as_of
-    as_of: datetime = latest["latest"]
-    return as_of
 
 
 @dataclass
@@ -85,6 +73,7 @@ def validate_tables(
     as_of: datetime,
     previous_identity_map: DataFrame | None,
     run_name: str,
+    current_ingest_rows: int = 0,
 ) -> LakeValidation:
     """Validate the frames in ``tables`` ("<layer>.<table>" -> rows) against their suites.
 
@@ -95,10 +84,14 @@ def validate_tables(
     # Only tables a bound refers to are counted: GX counts the validated tables itself.
     referenced = {p for suite in suites.values() for e in suite.expectations for p in parameters_of(e)}
     row_counts = {name: df.count() for name, df in tables.items() if parameter_name_for_rows(name) in referenced}
+    # Judged against what the lake holds: every recorded ingestion, plus this run's (not recorded until the
+    # run ends), so a lake built by many daily runs is bounded by all of their input.
     input_total = None
     if META_RUNS in tables:
         total_row = ingest_input_rows_total(tables[META_RUNS]).first()
         input_total = None if total_row is None else total_row["input_rows_total"]
+    if current_ingest_rows:
+        input_total = (input_total or 0) + current_ingest_rows
     parameters = expectation_parameters(row_counts, config, input_total)
     frames = build_validation_frames(tables, as_of=as_of, previous_identity_map=previous_identity_map)
 
@@ -117,6 +110,12 @@ def validate_tables(
     return LakeValidation(validations, skipped_tables, row_counts)
 
 
+def _ingested_rows(context: RunContext) -> int:
+    """Input rows of this run's ingestion, when it ran in this pipeline run (not recorded in meta.runs yet)."""
+    ingested = context.result_of("ingest")
+    return int(ingested.details.get("input_rows", 0)) if ingested is not None and not ingested.failed else 0
+
+
 def run(context: RunContext) -> StageResult:
     """Validate the lake at ``context.lake``; write Data Docs and ``summary-<run_id>.json`` to the report dir."""
     result = StageResult(stage=STAGE)
@@ -125,7 +124,7 @@ def run(context: RunContext) -> StageResult:
         if not settings.enabled:
             result.details["skipped"] = "validation.enabled is false"
             return result
-        suites = load_suite_files(resolve_dir(settings.suites_dir))
+        suites = load_suite_files(suites_folder(settings.suites_dir))
         spark = context.spark
 
         tables: dict[str, DataFrame] = {}
@@ -139,21 +138,27 @@ def run(context: RunContext) -> StageResult:
             if previous_map is not None and IDENTITY_MERGES not in tables:
                 # No merges recorded yet: any canonical id change is then unexplained.
                 tables[IDENTITY_MERGES] = spark.createDataFrame([], EMPTY_MERGES_SCHEMA)
-        as_of = effective_as_of(context, tables)
+        as_of = context.as_of  # the run's "now" (journeylake.stages.data_as_of), the one the stages used
 
-        runner = ExpectationRunner(resolve_dir(settings.report_dir))
-        outcome = validate_tables(
-            runner,
-            suites,
-            tables,
-            config=context.config,
-            as_of=as_of,
-            previous_identity_map=previous_map,
-            run_name=context.run_id,
-        )
-        index = runner.build_docs()
-        summary = summary_document(context.run_id, as_of, index, outcome.validations, outcome.skipped_tables)
-        summary_path = write_summary(runner.report_dir, context.run_id, summary)
+        location = report_location(settings.report_dir, context.lake, EXPECTATIONS_REPORT)
+        with local_folder_for(location, "journeylake-expectations-") as folder:
+            runner = ExpectationRunner(folder)
+            outcome = validate_tables(
+                runner,
+                suites,
+                tables,
+                config=context.config,
+                as_of=as_of,
+                previous_identity_map=previous_map,
+                run_name=context.run_id,
+                current_ingest_rows=_ingested_rows(context),
+            )
+            built = runner.build_docs()
+            index = built if is_local(location) else join_uri(location, built.name)
+            summary = summary_document(context.run_id, as_of, index, outcome.validations, outcome.skipped_tables)
+            written = write_summary(runner.report_dir, context.run_id, summary)
+            summary_path = written if is_local(location) else join_uri(location, written.name)
+            publish_folder(spark, folder, location)
 
         result.rows_in = outcome.row_counts
         critical = [o for v in outcome.validations for o in v.critical_failures]
