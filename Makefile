@@ -37,8 +37,12 @@ $(STAMP): pyproject.toml jvm/pom.xml
 
 # ---- quality ---------------------------------------------------------------
 .PHONY: test
-test: $(STAMP) ## Run the whole test suite (what CI runs)
-	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
+test: $(STAMP) ## Run the test suite CI runs (everything but benchmarks and the long tier)
+	$(PY) -m pytest -m "not bench and not long" $(PYTEST_ARGS)
+
+.PHONY: test-long
+test-long: $(STAMP) ## Run the long tier: the cluster run, the real-GA4 cadence test, the stage jobs in sequence
+	$(PY) -m pytest -m long $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## Run only the fast unit tests

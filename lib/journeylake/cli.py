@@ -75,6 +75,7 @@ def session_for(config: PipelineConfig) -> SparkSession:
         shuffle_partitions=config.spark.shuffle_partitions,
         checkpoint_dir=config.lake.checkpoint_dir or None,
         driver_memory=config.spark.driver_memory,
+        extra_conf={str(k): str(v) for k, v in config.spark.conf},
     )
 
 
@@ -103,6 +104,9 @@ def make_context(
     session = spark or session_for(config)
     identifier = run_id or new_run_id()
     set_run_id(identifier)
+    jvm = getattr(session.sparkContext, "_jvm", None)
+    if jvm is not None:  # Spark's own log lines carry it too (conf/log4j2.properties reads this property)
+        jvm.java.lang.System.setProperty("journeylake.run_id", identifier)
     explicit = as_of is not None
     effective = as_of
     if effective is None and as_of_from_data:
@@ -179,6 +183,7 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ga4", help="folder or URI of GA4 export files (Parquet or NDJSON) to ingest")
     parser.add_argument("--sample-seed", type=int, help="seed of the generated sample; [input].sample_seed")
     parser.add_argument("--sample-scale", type=float, help="size of the generated sample; [input].sample_scale")
+    parser.add_argument("--jdbc-url", help="PostgreSQL JDBC URL of the backend orders database; [backend].jdbc_url")
     parser.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage (default: run every stage)")
     parser.add_argument("--no-report", action="store_true", help="do not write the run report at the end")
 
@@ -189,7 +194,12 @@ def _run_pipeline(spark: SparkSession | None, args: argparse.Namespace) -> int:
 
     config = config_from_args(
         args,
-        **{"input.ga4_dir": args.ga4, "input.sample_seed": args.sample_seed, "input.sample_scale": args.sample_scale},
+        **{
+            "input.ga4_dir": args.ga4,
+            "input.sample_seed": args.sample_seed,
+            "input.sample_scale": args.sample_scale,
+            "backend.jdbc_url": args.jdbc_url,
+        },
     )
     # "Now" before ingestion is the wall clock (or --as-of); the pipeline moves it to the data after ingestion.
     context = _context(spark, args, config, as_of_from_data=False)

@@ -187,6 +187,9 @@ class SparkConfig:
     master: str = "local[*]"
     shuffle_partitions: int = 0  # 0: two per core for local runs
     driver_memory: str = "4g"
+    # Extra Spark settings, e.g. the Hadoop connector of an object store ("spark.hadoop.fs.gs.auth.type" = ...).
+    # spark.hadoop.* keys also reach a session that is already running (a platform's, or a notebook's).
+    conf: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

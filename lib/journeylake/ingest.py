@@ -114,7 +114,10 @@ AD_INTERACTIONS = ("impression", "click")
 _PII_KEYS_RE = "|".join(PII_PARAM_KEYS)
 PII_PARAM_KEY_FIRST = r'(?i)(\{\s*"key"\s*:\s*"\s*(?:' + _PII_KEYS_RE + r')\s*"\s*,\s*"value"\s*:\s*)\{[^{}]*\}'
 PII_PARAM_VALUE_FIRST = r'(?i)(\{\s*"value"\s*:\s*)\{[^{}]*\}(\s*,\s*"key"\s*:\s*"\s*(?:' + _PII_KEYS_RE + r')\s*")'
-EMAIL_TOKEN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+# Bounded quantifiers (RFC 5321 limits: 64 characters before the '@', 255 after): every match attempt is bounded,
+# so the cost stays linear in the text's length. With an unbounded "+", a long run of letters without an '@'
+# was retried from every start position: quadratic, one 100,000-character value stalled a run for minutes.
+EMAIL_TOKEN = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,63}"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ DEFAULT_JARS_DIR = PROJECT_ROOT / "jars"
 SHUFFLE_PARTITIONS_PER_CORE = 2
 # Delta reads its log with this many partitions; its default (50) makes every
 # small-table commit schedule 50 tasks, which dominates local runs.
-DELTA_SNAPSHOT_PARTITIONS = 4
+DELTA_SNAPSHOT_PARTITIONS = 1
 # Spark's JVM logs: WARN unless asked otherwise (INFO prints a dozen lines per job).
 SPARK_LOG_LEVEL_ENV = "JOURNEYLAKE_SPARK_LOG_LEVEL"
 DEFAULT_SPARK_LOG_LEVEL = "WARN"
@@ -80,6 +80,7 @@ def get_spark(
     active = SparkSession.getActiveSession()
     if active is not None:
         _apply_session_conf(active, shuffle_partitions, checkpoint_dir)
+        apply_hadoop_conf(active, extra_conf or {})
         return active
 
     cores = os.cpu_count() or 2
@@ -116,6 +117,18 @@ def get_spark(
     spark.sparkContext.setLogLevel(os.environ.get(SPARK_LOG_LEVEL_ENV, DEFAULT_SPARK_LOG_LEVEL).upper())
     _apply_session_conf(spark, 0, checkpoint_dir)
     return spark
+
+
+HADOOP_PREFIX = "spark.hadoop."
+
+
+def apply_hadoop_conf(spark: SparkSession, conf: dict[str, str]) -> None:
+    """Set the ``spark.hadoop.*`` keys of ``conf`` on a running session's Hadoop configuration (the connectors
+    read it when they first open a store)."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in conf.items():
+        if key.startswith(HADOOP_PREFIX):
+            hadoop.set(key.removeprefix(HADOOP_PREFIX), value)
 
 
 def _apply_session_conf(spark: SparkSession, shuffle_partitions: int, checkpoint_dir: str | None) -> None:

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from journeylake.spark import jar_paths
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.long]
 
 PROJECT = Path(__file__).resolve().parents[2]
 PYSPARK_HOME = Path(__import__("pyspark").__file__).parent

@@ -36,6 +36,7 @@ def test_two_real_days_are_fully_accounted_for_and_reingest_is_a_no_op(spark: Sp
             # The two days only, read in place (never copied).
             "ingest.from_date": "2020-12-19",
             "ingest.to_date": "2020-12-20",
+            "ingest.allow_default_pii_salt": True,
         },
     )
     expected = raw_rows()

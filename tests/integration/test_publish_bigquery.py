@@ -523,16 +523,16 @@ def test_publish_job_flags_reach_the_emulator_and_bad_names_fail_in_one_line(
     ]
     checkpoint_dir = spark.sparkContext.getCheckpointDir()
     try:
-        assert job.main([*flags, "--dataset", "job_it", "--run-id", "job-1"]) == 0
+        assert job.run(spark, job.parse_args([*flags, "--dataset", "job_it", "--run-id", "job-1"])) == 0
         out = capsys.readouterr().out
         assert "  sessions: 3 rows (merge: 3 rows changed)" in out
         assert "gold.user_journeys" in out  # listed as not in the lake
         _assert_bigquery_equals_delta(spark, lake, emulator, "job_it", "silver", "sessions", ["session_id"])
 
-        assert job.main([*flags, "--dataset", "job_it", "--run-id", "job-2"]) == 0
+        assert job.run(spark, job.parse_args([*flags, "--dataset", "job_it", "--run-id", "job-2"])) == 0
         assert "  sessions: 3 rows (merge: 0 rows changed)" in capsys.readouterr().out
 
-        assert job.main([*flags, "--dataset", "bad-name`; DROP", "--run-id", "job-3"]) == 1
+        assert job.run(spark, job.parse_args([*flags, "--dataset", "bad-name`; DROP", "--run-id", "job-3"])) == 1
         last = capsys.readouterr().out.strip().splitlines()[-1]
         assert last.startswith("[publish] FAILED") and "invalid dataset 'bad-name`; DROP'" in last
     finally:

@@ -84,8 +84,10 @@ def test_validate_job_fails_on_critical_expectations_and_reports_them(
         spark, spark.createDataFrame(_identity_rows(201), IDENTITY_MAP_SCHEMA), identity_path, ["id_type", "id_value"]
     )
 
-    exit_code = _load_job().main(
-        ["--lake", str(lake), "--report-dir", str(report_dir), "--as-of", AS_OF, "--run-id", "it-1"]
+    job = _load_job()
+    exit_code = job.run(
+        spark,
+        job.parse_args(["--lake", str(lake), "--report-dir", str(report_dir), "--as-of", AS_OF, "--run-id", "it-1"]),
     )
 
     captured = capsys.readouterr()

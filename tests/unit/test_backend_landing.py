@@ -42,9 +42,11 @@ def test_backend_rows_are_landed_or_quarantined_and_reruns_change_nothing(spark:
     second = land_backend(_context(spark, lake, sample, "run-2"))
 
     assert first.rows_in == {"backend.users": 2, "backend.orders": 4}
-    assert first.rows_out == {"bronze.backend_users": 2, "bronze.backend_orders": 2}  # rows written
+    # Rows written: the landed rows, and the two bad orders in one quarantine write.
+    assert first.rows_out == {"bronze.backend_users": 2, "bronze.backend_orders": 2, "bronze.quarantine": 2}
     assert second.rows_in == first.rows_in
-    assert second.rows_out == {"bronze.backend_users": 0, "bronze.backend_orders": 0}  # the rerun changed nothing
+    # The rerun changed nothing.
+    assert second.rows_out == {"bronze.backend_users": 0, "bronze.backend_orders": 0, "bronze.quarantine": 0}
     landed = read_table(spark, table_path(lake, "bronze", "backend_orders"))
     assert sorted(r["order_id"] for r in landed.collect()) == [1, 2]
     assert {r["ingest_run_id"] for r in landed.collect()} == {"run-1"}  # the rerun rewrote nothing

@@ -51,7 +51,10 @@ DATASOURCE_NAME = "journeylake_lake"
 DOCS_SITE_NAME = "journeylake"
 DEFAULT_DOCS_SITE = "local_site"  # the ephemeral context's temp-dir site; we publish to the report dir only
 PARAMETER_KEY = "$PARAMETER"
-# SUMMARY gives counts and up to 20 example values per failing expectation: enough to act on, bounded in size.
+# Two passes per table. The first computes only counts (BASIC without example values): GX bundles the row-level
+# conditions of a table into one aggregation, instead of a scan per expectation to fetch examples. The second
+# runs only the expectations that failed, with SUMMARY: counts and up to 20 example values, enough to act on.
+FIRST_PASS_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 MAX_EXAMPLES_IN_SUMMARY = 5
 
@@ -238,14 +241,30 @@ class ExpectationRunner:
             gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
         )
         used = {p for e in suite.expectations for p in parameters_of(e)}
+        expectation_parameters = {k: v for k, v in parameters.items() if k in used}
         result = definition.run(
             batch_parameters={"dataframe": frame},
-            expectation_parameters={k: v for k, v in parameters.items() if k in used},
-            result_format=RESULT_FORMAT,
+            expectation_parameters=expectation_parameters,
+            result_format=FIRST_PASS_FORMAT,
             run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC)),
         )
-        for expectation_result in result.results:
-            validation.outcomes.append(_outcome(suite.name, expectation_result))
+        outcomes = [_outcome(suite.name, r) for r in result.results]
+        failed = [r.expectation_config for r in result.results if not r.success and r.expectation_config is not None]
+        if failed:
+            # Fresh expectation objects: GX refuses to put one suite's expectations into another.
+            again = [
+                ExpectationConfiguration(type=c.type, kwargs=c.kwargs, meta=c.meta).to_domain_obj() for c in failed
+            ]
+            details = batch.get_batch(batch_parameters={"dataframe": frame}).validate(
+                gx.ExpectationSuite(name=f"{suite.name}.failed", expectations=again),
+                result_format=RESULT_FORMAT,
+                expectation_parameters=expectation_parameters,
+            )
+            examples = {_key(r.expectation_config): _outcome(suite.name, r) for r in details.results}
+            outcomes = [
+                examples.get(_key(r.expectation_config), o) for r, o in zip(result.results, outcomes, strict=True)
+            ]
+        validation.outcomes.extend(outcomes)
         return validation
 
     def build_docs(self) -> Path:
@@ -255,6 +274,11 @@ class ExpectationRunner:
         if not index.exists():
             raise RuntimeError(f"Great Expectations did not write {index}")
         return index
+
+
+def _key(config: Any) -> str:
+    """An expectation's identity across the two passes: its type, arguments and meta (severity, rule)."""
+    return json.dumps({"type": config.type, "kwargs": config.kwargs, "meta": config.meta}, sort_keys=True, default=str)
 
 
 def _outcome(table: str, expectation_result: Any) -> Outcome:

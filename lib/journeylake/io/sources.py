@@ -21,7 +21,6 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -52,28 +51,41 @@ LISTED_FILES_SCHEMA = T.StructType(
 def list_input_files(spark: SparkSession, source: str, root: str, suffixes: Sequence[str]) -> DataFrame:
     """Files under ``root`` (recursively, or ``root`` itself) ending in ``suffixes``: LISTED_FILES_SCHEMA.
 
-    Empty when ``root`` does not exist, so an absent source is "nothing to read", not an error. Uses
-    Spark's binaryFile source for the listing only (the content column is never selected, so never read);
-    it works the same on local disks, HDFS and gs://.
+    Empty when ``root`` does not exist, so an absent source is "nothing to read", not an error. Listed on the
+    driver through Hadoop's FileSystem API (no Spark job; bounded by the number of files), so it works the same
+    on local disks, HDFS and object stores. Like Spark's file sources, names starting with ``_`` or ``.``
+    (``_SUCCESS``, ``.crc``, ``_temporary/``) are skipped at every level.
     """
-    glob = "*.{" + ",".join(s.lstrip(".") for s in suffixes) + "}"
-    try:
-        found = (
-            spark.read.format("binaryFile")
-            .option("pathGlobFilter", glob)
-            .option("recursiveFileLookup", "true")
-            .load(root)
-        )
-    except AnalysisException as error:
-        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
-            return spark.createDataFrame([], LISTED_FILES_SCHEMA)
-        raise
-    return found.select(
-        F.lit(source).alias("source"),
-        F.col("path"),
-        F.col("length").alias("size"),
-        F.col("modificationTime").alias("modification_time"),
+    return spark.createDataFrame(
+        [(source, path, size, modified) for path, size, modified in _listing(spark, root, suffixes)],
+        LISTED_FILES_SCHEMA,
     )
+
+
+def _hidden(path: str, root: str) -> bool:
+    relative = path[len(root) :] if path.startswith(root) else path.rsplit("/", 1)[-1]
+    return any(part.startswith(("_", ".")) for part in relative.split("/") if part)
+
+
+def _listing(spark: SparkSession, root: str, suffixes: Sequence[str]) -> list[tuple[str, int, datetime]]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None, "listing input files needs the JVM gateway"
+    path = jvm.org.apache.hadoop.fs.Path(root)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return []
+    qualified = str(fs.makeQualified(path).toString()).rstrip("/")
+    wanted = tuple(s.lower() for s in suffixes)
+    found = []
+    files = fs.listFiles(path, True)
+    while files.hasNext():
+        status = files.next()
+        name = str(status.getPath().toString())
+        if name.lower().endswith(wanted) and not _hidden(name, qualified):
+            # Time-zone aware: Spark would read a naive datetime in the Python process's local zone.
+            modified = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
+            found.append((name, int(status.getLen()), modified))
+    return sorted(found)
 
 
 class UnreadableInputError(RuntimeError):

@@ -64,7 +64,21 @@ class TableSpec:
     cluster_by: tuple[str, ...] = ()  # Delta clustering / Z-order columns for maintenance (OPTIMIZE)
     run_column: str | None = None  # the column naming the run (or ingest batch) that last wrote the row
     published: Published | None = None
-    properties: Mapping[str, str] = field(default_factory=dict)
+    # Columns Delta keeps min/max statistics of (data skipping). None by default: measured on bronze.events,
+    # statistics on Delta's default 32 columns cost more than the Parquet encoding itself, and the stages read
+    # whole tables or prune by partition, so they would buy nothing.
+    stats_columns: tuple[str, ...] = ()
+    extra_properties: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """The Delta table properties the table is created with."""
+        stats = (
+            {"delta.dataSkippingStatsColumns": ",".join(self.stats_columns)}
+            if self.stats_columns
+            else {"delta.dataSkippingNumIndexedCols": "0"}
+        )
+        return {**stats, **self.extra_properties}
 
     @property
     def qualified_name(self) -> str:
@@ -114,6 +128,7 @@ TABLES: tuple[TableSpec, ...] = (
         BR.BRONZE_EVENTS_SCHEMA,
         ("event_id",),
         partition_by=("event_date",),
+        stats_columns=("event_ts",),
         run_column="ingest_run_id",
     ),
     _spec(
@@ -130,6 +145,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Ad impressions and clicks with their cost, as the ad platforms reported them.",
         BR.BRONZE_AD_TOUCHPOINTS_SCHEMA,
         ("touch_id",),
+        stats_columns=("touch_ts",),
         run_column="ingest_run_id",
     ),
     _spec(
@@ -255,6 +271,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Credit of every touch of every conversion under every attribution model, with the reason.",
         A.ATTRIBUTION_SCHEMA,
         ("conversion_id", "touchpoint_id", "model"),
+        write=OVERWRITE,
         published=_published("conversion_date", "model", "channel"),
     ),
     _spec(
@@ -272,6 +289,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Journeys abandoned or timed out as of the run, with the reason, the penalty and the opportunity cost.",
         B.JOURNEY_ABANDONMENTS_SCHEMA,
         ("journey_id",),
+        write=OVERWRITE,
         published=_published("ended_at", "reason", "canonical_user_id"),
     ),
     _spec(
@@ -280,6 +298,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Conversion probability of every open journey as of the run.",
         B.JOURNEY_SCORES_SCHEMA,
         ("journey_id",),
+        write=OVERWRITE,
         published=_published("scored_as_of", "canonical_user_id", "model_state"),
     ),
     _spec(
@@ -297,6 +316,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Closed funnel per day and channel: sessions entering, completing and dropping each step.",
         B.FUNNEL_DAILY_SCHEMA,
         ("funnel_date", "channel", "step"),
+        write=OVERWRITE,
         published=_published("funnel_date", "channel", "step", mode=PUBLISH_TRUNCATE),
     ),
     _spec(
@@ -305,6 +325,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Sessions with an add_to_cart and no purchase, per day and channel.",
         B.CART_ABANDONMENT_DAILY_SCHEMA,
         ("funnel_date", "channel"),
+        write=OVERWRITE,
         published=_published("funnel_date", "channel", mode=PUBLISH_TRUNCATE),
     ),
     _spec(
@@ -330,6 +351,7 @@ TABLES: tuple[TableSpec, ...] = (
         "GA4 purchases matched to backend orders by transaction id, with the revenue difference.",
         RECONCILIATION_SCHEMA,
         ("transaction_id",),
+        write=OVERWRITE,
         published=_published("reconciliation_date", "match_status", "channel"),
     ),
     _spec(
@@ -347,6 +369,7 @@ TABLES: tuple[TableSpec, ...] = (
         "Reinforcement-learning steps: state, action, reward and next state for every journey touch.",
         B.RL_TRANSITIONS_SCHEMA,
         ("journey_id", "step"),
+        write=OVERWRITE,
         published=_published("touch_ts", "action_channel", "canonical_user_id"),
     ),
     _spec(
@@ -355,6 +378,7 @@ TABLES: tuple[TableSpec, ...] = (
         "The next channel with the highest expected reward for every open journey.",
         B.JOURNEY_RECOMMENDATIONS_SCHEMA,
         ("journey_id",),
+        write=OVERWRITE,
         published=_published(None, "recommended_channel", mode=PUBLISH_TRUNCATE),
     ),
     # ---- meta: run bookkeeping ----

@@ -42,14 +42,13 @@ from journeylake.io.delta import (
     UPDATE,
     WriteMetrics,
     merge_table,
-    overwrite_table,
     read_table,
     read_table_or_empty,
     table_exists,
     table_path,
+    write_table,
 )
 from journeylake.schemas.bronze import BRONZE_EVENTS_SCHEMA
-from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.journeys import (
     JOURNEY_STATE_TRANSITIONS_SCHEMA,
     JOURNEY_TOUCHPOINTS_SCHEMA,
@@ -119,27 +118,34 @@ def run(context: RunContext) -> StageResult:
 
         written: dict[str, WriteMetrics] = {}
         abandonments = journey_abandonments(detections, journeys, scores, expected_value, config.abandonment)
-        written["gold.journey_abandonments"] = _sync(spark, lake, "gold.journey_abandonments", abandonments)
+        written["gold.journey_abandonments"] = write_table(spark, lake, "gold.journey_abandonments", abandonments)
         open_ids = journeys_after.where(F.col("status") == F.lit(OPEN)).select("journey_id")
-        written["gold.journey_scores"] = _sync(
+        written["gold.journey_scores"] = write_table(
             spark, lake, "gold.journey_scores", scores.join(open_ids, on="journey_id", how="inner")
         )
         # At most 4 x 4 x 4 + 5 rows, recomputed in full: a plain overwrite is the cheapest idempotent write.
-        written["gold.conversion_model"] = _overwrite(lake, "gold.conversion_model", model)
+        written["gold.conversion_model"] = write_table(spark, lake, "gold.conversion_model", model)
 
         # 3. Funnels from bronze events, independent of sessionization.
         sessions = session_funnel(events).localCheckpoint()
-        written["gold.funnel_daily"] = _sync(spark, lake, "gold.funnel_daily", funnel_daily(sessions))
-        written["gold.cart_abandonment_daily"] = _sync(
+        written["gold.funnel_daily"] = write_table(spark, lake, "gold.funnel_daily", funnel_daily(sessions))
+        written["gold.cart_abandonment_daily"] = write_table(
             spark, lake, "gold.cart_abandonment_daily", cart_abandonment_daily(sessions)
         )
 
         # 4. Competitor exposures and their impact.
         outcomes = competitor_exposure_outcomes(exposures_tied, journeys_after, transitions).localCheckpoint()
         impact = competitor_impact(outcomes, journeys_after, transitions).localCheckpoint()
-        written["gold.competitor_impact"] = _overwrite(lake, "gold.competitor_impact", impact)  # one row per state
-        written["gold.competitor_exposures"] = _sync(
-            spark, lake, "gold.competitor_exposures", competitor_exposures_table(outcomes, impact)
+        written["gold.competitor_impact"] = write_table(
+            spark, lake, "gold.competitor_impact", impact
+        )  # one row per state
+        written["gold.competitor_exposures"] = write_table(
+            # SYNC: an exposure gone from bronze (a fix, a deletion request) leaves gold too.
+            spark,
+            lake,
+            "gold.competitor_exposures",
+            competitor_exposures_table(outcomes, impact),
+            mode=SYNC,
         )
 
         # 5. Last: the statuses in gold.user_journeys, where they differ from now's (a killed run's rerun redoes it).
@@ -158,14 +164,3 @@ def run(context: RunContext) -> StageResult:
         }
         result.message = "abandoned or timed out as of now: " + " ".join(f"{k}={v}" for k, v in sorted(reasons.items()))
     return result
-
-
-def _sync(spark: SparkSession, lake: str, name: str, rows: DataFrame) -> WriteMetrics:
-    """Make the catalog table ``name`` hold exactly ``rows`` (one MERGE: only changed rows are rewritten)."""
-    spec = CATALOG[name]
-    return merge_table(spark, rows, table_path(lake, spec.layer, spec.name), list(spec.key), mode=SYNC, spec=spec)
-
-
-def _overwrite(lake: str, name: str, rows: DataFrame) -> WriteMetrics:
-    spec = CATALOG[name]
-    return overwrite_table(rows, table_path(lake, spec.layer, spec.name), spec=spec)

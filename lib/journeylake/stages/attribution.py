@@ -1,10 +1,8 @@
 """Attribution stage: gold.journey_touchpoints + gold.user_journeys -> gold.attribution, gold.channel_history.
 
 Every run recomputes all conversions: the data-driven models depend on every path, so a
-new journey can move the credit of old conversions. gold.attribution is written with one
-MERGE on (conversion_id, touchpoint_id, model) that rewrites only rows whose credit
-changed and deletes rows that no longer exist (a rerun of the same input writes nothing),
-after the credit invariants are checked; gold.channel_history is small and overwritten. Cost
+new journey can move the credit of old conversions. both tables are replaced in full (one
+commit each), after the credit invariants are checked. Cost
 comes from bronze.ad_cost_daily when that table exists, else from the touches' own cost.
 """
 
@@ -15,9 +13,8 @@ from pyspark.sql import functions as F
 
 from journeylake import attribution as attr
 from journeylake import markov
-from journeylake.io.delta import SYNC, merge_table, overwrite_table, read_table, table_exists, table_path
-from journeylake.schemas.attribution import ATTRIBUTION_KEYS, MODELS
-from journeylake.schemas.catalog import CATALOG
+from journeylake.io.delta import read_table, table_exists, table_path, write_table
+from journeylake.schemas.attribution import MODELS
 from journeylake.stages import RunContext, StageResult, timed
 
 STAGE = "attribution"
@@ -74,15 +71,10 @@ def run(context: RunContext) -> StageResult:
             _summarise(result, conversions, attribution, markov_result, shapley)
             if result.failed:
                 return result
-            spec = CATALOG["gold.attribution"]
             written = {
-                "gold.attribution": merge_table(
-                    spark, attribution, table_path(lake, "gold", "attribution"), ATTRIBUTION_KEYS, mode=SYNC, spec=spec
-                ),
-                "gold.channel_history": overwrite_table(
-                    attr.channel_history(attribution, touchpoints, cost_daily),
-                    table_path(lake, "gold", "channel_history"),
-                    spec=CATALOG["gold.channel_history"],
+                "gold.attribution": write_table(spark, lake, "gold.attribution", attribution),
+                "gold.channel_history": write_table(
+                    spark, lake, "gold.channel_history", attr.channel_history(attribution, touchpoints, cost_daily)
                 ),
             }
             result.rows_out = {name: metrics.changed for name, metrics in written.items()}

@@ -64,6 +64,7 @@ def land_backend(context: RunContext) -> StageResult:
             result.details["backend"] = "no backend source configured or generated"
             return result
         result.details["source"] = "jdbc" if config.backend.jdbc_url else "files"
+        rejected: DataFrame | None = None
         for table in BACKEND_TABLES:
             if table.name not in frames:
                 continue
@@ -77,16 +78,19 @@ def land_backend(context: RunContext) -> StageResult:
                 [table.id_column],
                 spec=CATALOG[f"bronze.backend_{table.name}"],
             )
-            rejected = merge_table(
+            quarantined = quarantined.select(*[f.name for f in BRONZE_QUARANTINE_SCHEMA.fields])
+            rejected = quarantined if rejected is None else rejected.unionByName(quarantined)
+            # Counted on the materialized frame (a MERGE that changes nothing commits no metrics).
+            result.rows_in[f"backend.{table.name}"] = source.count()
+            result.rows_out[f"bronze.backend_{table.name}"] = landed.changed
+        if rejected is not None:  # one insert-only write for the three tables' rejected rows
+            written = merge_table(
                 spark,
-                quarantined.select(*[f.name for f in BRONZE_QUARANTINE_SCHEMA.fields]),
+                rejected,
                 table_path(context.lake, "bronze", "quarantine"),
                 ["source", "record_id", "reason"],
                 mode=INSERT,
                 spec=CATALOG["bronze.quarantine"],
             )
-            # Counted on the materialized frame (a MERGE that changes nothing commits no metrics).
-            result.rows_in[f"backend.{table.name}"] = source.count()
-            result.rows_out[f"bronze.backend_{table.name}"] = landed.changed
-            result.details[f"quarantined.backend.{table.name}"] = rejected.inserted
+            result.rows_out["bronze.quarantine"] = written.inserted
     return result

@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
-from pathlib import PurePosixPath
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -41,6 +40,7 @@ from pyspark.sql import functions as F
 from journeylake import ingest
 from journeylake.config import ConfigError, PipelineConfig
 from journeylake.io.delta import INSERT, merge_table, table_path
+from journeylake.io.lake import join_uri
 from journeylake.io.sources import (
     GA4_SUFFIXES,
     JSON_SUFFIXES,
@@ -117,9 +117,9 @@ def input_folders(config: PipelineConfig) -> dict[str, str]:
     """Source name -> folder (or ``bigquery:`` table) to read."""
     if config.input.ga4_dir:
         return {ingest.SOURCE_GA4: config.input.ga4_dir}
-    root = PurePosixPath(config.input.sample_dir)
-    folders = {ingest.SOURCE_GA4: str(root / "ga4")}
-    folders.update({name: str(root / name) for name in ingest.SOURCE_SPECS})
+    root = config.input.sample_dir
+    folders = {ingest.SOURCE_GA4: join_uri(root, "ga4")}
+    folders.update({name: join_uri(root, name) for name in ingest.SOURCE_SPECS})
     return folders
 
 
@@ -156,16 +156,24 @@ def _check_accounting(source: str, read_rows: int, counts: SourceCounts) -> None
         )
 
 
-def _write_quarantine(context: RunContext, quarantined: DataFrame) -> None:
-    """Insert-only on (source, record_id, reason): a rerun adds nothing, the first sighting is kept."""
+def _write_quarantine(context: RunContext, quarantined: list[DataFrame]) -> None:
+    """Every source's rejected rows in one insert-only MERGE on (source, record_id, reason): a rerun adds nothing,
+    the first sighting is kept."""
+    if not quarantined:
+        return
+    rows = quarantined[0]
+    for more in quarantined[1:]:
+        rows = rows.unionByName(more)
     spec = CATALOG["bronze.quarantine"]
     path = table_path(context.lake, spec.layer, spec.name)
-    merge_table(context.spark, quarantined, path, list(spec.key), mode=INSERT, spec=spec)
+    merge_table(context.spark, rows, path, list(spec.key), mode=INSERT, spec=spec)
 
 
-def _ingest_ga4(
-    context: RunContext, raw: DataFrame, salt: str, ingested_at: datetime
-) -> tuple[SourceCounts, dict[str, int]]:
+# One source's batch: its counts, the input rows per file, and its quarantined rows (materialized) when any.
+Batch = tuple["SourceCounts", dict[str, int], DataFrame | None]
+
+
+def _ingest_ga4(context: RunContext, raw: DataFrame, salt: str, ingested_at: datetime) -> Batch:
     spark, config = context.spark, context.config
     read_rows = raw.count()
     limits = ingest.event_limits(context.as_of, config.ingest.min_event_date, config.ingest.max_future_hours)
@@ -193,16 +201,13 @@ def _ingest_ga4(
                 target_filter=f"t.event_date BETWEEN DATE'{span['lo']}' AND DATE'{span['hi']}'",
                 spec=CATALOG["bronze.events"],
             ).inserted
-        if counts.quarantined:
-            _write_quarantine(context, quarantined)
+        rejected = quarantined.localCheckpoint() if counts.quarantined else None
     finally:
         tagged.unpersist()
-    return counts, per_file
+    return counts, per_file, rejected
 
 
-def _ingest_source(
-    context: RunContext, spec: ingest.SourceSpec, files: list[str], ingested_at: datetime
-) -> tuple[SourceCounts, dict[str, int]]:
+def _ingest_source(context: RunContext, spec: ingest.SourceSpec, files: list[str], ingested_at: datetime) -> Batch:
     spark = context.spark
     raw = read_source_files(spark, files, spec.schema)
     read_rows = raw.count()
@@ -223,16 +228,13 @@ def _ingest_source(
                 compare_columns=("record_hash",),
                 spec=CATALOG[f"bronze.{spec.name}"],
             ).inserted
-        if counts.quarantined:
-            _write_quarantine(context, quarantined)
+        rejected = quarantined.localCheckpoint() if counts.quarantined else None
     finally:
         tagged.unpersist()
-    return counts, per_file
+    return counts, per_file, rejected
 
 
-def _readable(
-    source: str, ingest_batch: Callable[[], tuple[SourceCounts, dict[str, int]]]
-) -> tuple[SourceCounts, dict[str, int]]:
+def _readable(source: str, ingest_batch: Callable[[], Batch]) -> Batch:
     """Run one source's batch; Spark failing on an input file (truncated, not Parquet, a column of another type)
     becomes a one-line ``UnreadableInputError`` naming the file. The batch read fails before its MERGEs and the
     watermark is written last, so nothing of it is written and the rerun after the fix reads it again."""
@@ -295,20 +297,28 @@ def run(context: RunContext) -> StageResult:
         # Bronze rows carry the batch's id, not this run's: a killed run's rerun continues the same batch.
         batch = dataclasses.replace(context, run_id=ingest.batch_id(files)) if files else context
         result.details["batch_id"] = batch.run_id
+        quarantined: list[DataFrame] = []
         if ga4_raw is not None:
-            counts, per_file = _readable(ingest.SOURCE_GA4, partial(_ingest_ga4, batch, ga4_raw, salt, ingested_at))
+            counts, per_file, rejected = _readable(
+                ingest.SOURCE_GA4, partial(_ingest_ga4, batch, ga4_raw, salt, ingested_at)
+            )
             counts.files = len(ga4_files)
             per_source[ingest.SOURCE_GA4] = counts
             rows_per_file.update(per_file)
+            quarantined += [rejected] if rejected is not None else []
 
         for name, spec in ingest.SOURCE_SPECS.items():
             source_files = [path for source, path, _, _ in files if source == name]
             if not source_files:
                 continue
-            counts, per_file = _readable(name, partial(_ingest_source, batch, spec, source_files, ingested_at))
+            counts, per_file, rejected = _readable(
+                name, partial(_ingest_source, batch, spec, source_files, ingested_at)
+            )
             counts.files = len(source_files)
             per_source[name] = counts
             rows_per_file.update(per_file)
+            quarantined += [rejected] if rejected is not None else []
+        _write_quarantine(batch, quarantined)
 
         if files:
             # Last: a run killed before this line reads the same files again next time.

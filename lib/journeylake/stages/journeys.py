@@ -190,21 +190,25 @@ def _run(context: RunContext, result: StageResult) -> None:
     scope_count = scope.count()
     result.details["people_rebuilt"] = scope_count
 
-    written: dict[str, WriteMetrics] = {}
-    if scope_count:
-        written = _rebuild(context, result, paths, scope, events_p, resolved_ads, identity_map, existing_touchpoints)
-        result.details["ad_touches_invalid"] = ads_raw.where(~valid_ads).count()
-        # Kept out of journeys (no person to give them to); a later identity run that resolves their gclid or
-        # device brings them in when that person is rebuilt.
-        result.details["ad_touches_unresolved"] = ads_p.where(F.col("canonical_user_id").isNull()).count()
-
-    # ---- time moves on for everyone else ----
+    # ---- time moves on for everyone else: the same status rule, without a rebuild ----
+    expired = None
     if table_exists(spark, paths["journeys"]):
         current = read_table(spark, paths["journeys"]).join(scope, on="canonical_user_id", how="left_anti")
         # Materialized: it is merged into the table it was read from.
         expired = expire_journeys(current, as_of, run_id).localCheckpoint()
-        metrics = merge_table(spark, expired, paths["journeys"], ["journey_id"], spec=CATALOG["gold.user_journeys"])
-        result.details["journeys_expired"] = metrics.updated
+
+    written: dict[str, WriteMetrics] = {}
+    if scope_count:
+        written = _rebuild(
+            context, result, paths, scope, events_p, resolved_ads, identity_map, existing_touchpoints, expired
+        )
+        result.details["ad_touches_invalid"] = ads_raw.where(~valid_ads).count()
+        # Kept out of journeys (no person to give them to); a later identity run that resolves their gclid or
+        # device brings them in when that person is rebuilt.
+        result.details["ad_touches_unresolved"] = ads_p.where(F.col("canonical_user_id").isNull()).count()
+    elif expired is not None:
+        spec = CATALOG["gold.user_journeys"]
+        written[spec.qualified_name] = merge_table(spark, expired, paths["journeys"], list(spec.key), spec=spec)
 
     # ---- watermark last: a run killed before this point redoes the same scope ----
     if new_inputs:
@@ -213,6 +217,7 @@ def _run(context: RunContext, result: StageResult) -> None:
         merge_table(spark, marks, paths["processed"], list(spec.key), spec=spec)
 
     result.rows_out = {name: metrics.changed for name, metrics in written.items()}
+    result.details["journeys_expired"] = expired.count() if expired is not None else 0
     _summarize(spark, result, paths)
 
 
@@ -225,6 +230,7 @@ def _rebuild(
     resolved_ads: DataFrame,
     identity_map: DataFrame,
     existing_touchpoints: DataFrame,
+    expired: DataFrame | None,
 ) -> dict[str, WriteMetrics]:
     spark, config, run_id, as_of = context.spark, context.config, context.run_id, context.as_of
     # One shuffle of the events, by the integer person key: sessions (per person and device) and the touches
@@ -246,6 +252,8 @@ def _rebuild(
     touchpoints = journey_touchpoints(assigned).localCheckpoint()
     transitions = state_transitions(assigned).localCheckpoint()
     journeys = summarize_journeys(assigned, config.journey, as_of, run_id).localCheckpoint()
+    # The people outside the scope whose journeys timed out by now ride in the same MERGE (their keys are disjoint).
+    journey_rows = journeys if expired is None else journeys.unionByName(expired)
     activity = sessionized.select(
         "canonical_user_id", "device_key", F.col("event_ts").alias("activity_ts"), "ingest_run_id"
     ).unionByName(
@@ -285,7 +293,7 @@ def _rebuild(
         "silver.sessions": (sessions, paths["sessions"]),
         "gold.journey_touchpoints": (touchpoints, paths["touchpoints"]),
         "gold.journey_state_transitions": (transitions, paths["transitions"]),
-        "gold.user_journeys": (journeys, paths["journeys"]),
+        "gold.user_journeys": (journey_rows, paths["journeys"]),
         "gold.users": (users, paths["users"]),
     }
     written = {

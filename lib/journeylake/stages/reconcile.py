@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from journeylake.io.delta import SYNC, merge_table, overwrite_table, read_table, table_exists, table_path
+from journeylake.io.delta import read_table, table_exists, table_path, write_table
 from journeylake.reconciliation import (
     MATCH_STATUSES,
     MATCHED,
@@ -16,7 +16,6 @@ from journeylake.reconciliation import (
     reconciliation_summary,
     unmatchable_purchases,
 )
-from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.sources import BACKEND_ORDERS_SCHEMA
 from journeylake.stages import RunContext, StageResult, timed
 
@@ -66,18 +65,9 @@ def run(context: RunContext) -> StageResult:
             .localCheckpoint()
         )
         written = {
-            "gold.reconciliation": merge_table(
-                spark,
-                reconciled,
-                table_path(lake, "gold", "reconciliation"),
-                ["transaction_id"],
-                mode=SYNC,
-                spec=CATALOG["gold.reconciliation"],
-            ),
-            "gold.reconciliation_summary": overwrite_table(
-                reconciliation_summary(reconciled),
-                table_path(lake, "gold", "reconciliation_summary"),
-                spec=CATALOG["gold.reconciliation_summary"],
+            "gold.reconciliation": write_table(spark, lake, "gold.reconciliation", reconciled),
+            "gold.reconciliation_summary": write_table(
+                spark, lake, "gold.reconciliation_summary", reconciliation_summary(reconciled)
             ),
         }
 

@@ -3,16 +3,15 @@
 Runs after the abandonment stage: it reads gold.user_journeys (with abandonments applied),
 gold.journey_touchpoints, gold.journey_state_transitions, gold.competitor_exposures and
 gold.journey_abandonments, and writes gold.rl_transitions (key journey_id, step) and
-gold.journey_recommendations (key journey_id, open journeys only), both synced by MERGE so a rerun with the
-same as-of rewrites nothing.
+gold.journey_recommendations (key journey_id, open journeys only), both recomputed and replaced in full: the
+rewards depend on the penalties priced as of now, and the recommendations on every completed episode.
 """
 
 from __future__ import annotations
 
-from journeylake.io.delta import SYNC, merge_table, read_table, read_table_or_empty, table_exists, table_path
+from journeylake.io.delta import read_table, read_table_or_empty, table_exists, table_path, write_table
 from journeylake.rl import journey_recommendations, rl_transitions
 from journeylake.schemas.abandonment import COMPETITOR_EXPOSURES_OUT_SCHEMA, JOURNEY_ABANDONMENTS_SCHEMA
-from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.journeys import JOURNEY_STATE_TRANSITIONS_SCHEMA, JOURNEY_TOUCHPOINTS_SCHEMA
 from journeylake.stages import RunContext, StageResult, timed
 from journeylake.stages.abandonment import MissingInputError
@@ -45,11 +44,8 @@ def run(context: RunContext) -> StageResult:
         ).localCheckpoint()
         recommendations = journey_recommendations(rows, journeys)
         written = {
-            name: merge_table(
-                spark, frame, table_path(lake, spec.layer, spec.name), list(spec.key), mode=SYNC, spec=spec
-            )
-            for name, frame in (("gold.rl_transitions", rows), ("gold.journey_recommendations", recommendations))
-            for spec in (CATALOG[name],)
+            "gold.rl_transitions": write_table(spark, lake, "gold.rl_transitions", rows),
+            "gold.journey_recommendations": write_table(spark, lake, "gold.journey_recommendations", recommendations),
         }
         result.rows_out = {name: metrics.changed for name, metrics in written.items()}
     return result
