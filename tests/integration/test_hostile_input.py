@@ -107,7 +107,7 @@ def test_empty_days_are_read_as_no_rows_and_remembered(spark: SparkSession, tmp_
     assert (result.details["files_read"], result.details["input_rows"], result.details["accepted"]) == (3, 3, 3)
     watermark = spark.read.format("delta").load(table_path(lake, "meta", "ingest_files"))
     rows_per_day = {Path(r["path"]).name: r["rows"] for r in watermark.collect()}
-    assert rows_per_day == {GOOD_FILE: 3, "events_20210105.parquet": 0}
+    assert rows_per_day == {GOOD_FILE: 3, "events_20210105.parquet": 0, "events_20210106.parquet": 0}
     # The next run has nothing new, and reads the zero-byte day once it is written.
     assert ingest_stage.run(context(spark, lake, ga4, "run-again")).message == "nothing new to ingest"
     write_ga4_parquet(spark, good_rows("day6", 2), ga4 / "events_20210106.parquet")
