@@ -47,8 +47,10 @@ class IngestConfig:
     max_future_hours: int = 24
     # Events before this date are quarantined as "timestamp too old" (GA4 started in 2019).
     min_event_date: str = "2015-01-01"
-    # Salt for hashing e-mails and phones; read from this environment variable.
+    # Salt for hashing e-mails and phones: this environment variable, else this alias in the Hadoop credential
+    # providers (on Dataproc, a Secret Manager secret; see journeylake.io.secrets).
     pii_salt_env: str = "JOURNEYLAKE_PII_SALT"
+    pii_salt_secret: str = "journeylake-pii-salt"
     # Used when the variable is unset, for the generated sample only: on any other input the run is refused,
     # unless allow_default_pii_salt says in so many words that hashes anyone can recompute are acceptable.
     pii_salt_default: str = "journeylake-local-salt"
@@ -150,7 +152,10 @@ class BackendConfig:
     # Empty jdbc_url: read the generated backend files under the sample dir instead.
     jdbc_url: str = ""
     user: str = "journeylake"
-    password_env: str = "JOURNEYLAKE_DB_PASSWORD"  # the password is read from this variable only
+    # The password: this environment variable, else this alias in the Hadoop credential providers (on Dataproc, a
+    # Secret Manager secret; see journeylake.io.secrets); never from a config file or the URL.
+    password_env: str = "JOURNEYLAKE_DB_PASSWORD"
+    password_secret: str = "journeylake-db-password"
     num_partitions: int = 4
     fetch_size: int = 10000
 

@@ -25,6 +25,10 @@ SHUFFLE_PARTITIONS_PER_CORE = 2
 # Delta reads its log with this many partitions; its default (50) makes every
 # small-table commit schedule 50 tasks, which dominates local runs.
 DELTA_SNAPSHOT_PARTITIONS = 1
+# The GCS Hadoop connector (jvm/pom.xml) and its classes.
+GCS_CONNECTOR_JAR_PREFIX = "gcs-connector-"
+GCS_FILE_SYSTEM = "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem"
+GCS_ABSTRACT_FILE_SYSTEM = "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS"
 # Spark's JVM logs: WARN unless asked otherwise (INFO prints a dozen lines per job).
 SPARK_LOG_LEVEL_ENV = "JOURNEYLAKE_SPARK_LOG_LEVEL"
 DEFAULT_SPARK_LOG_LEVEL = "WARN"
@@ -90,7 +94,12 @@ def get_spark(
     # --master, --jars and --packages the user gave: those must win over our local defaults.
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ
     if not submitted:
-        builder = builder.master(master or os.environ.get("JOURNEYLAKE_SPARK_MASTER", f"local[{cores}]"))
+        chosen = master or os.environ.get("JOURNEYLAKE_SPARK_MASTER", f"local[{cores}]")
+        if chosen.startswith("local"):
+            # One JVM on this machine: bind to loopback rather than guess an interface (Spark warns when the
+            # hostname resolves to 127.0.0.1 and picks another address that a laptop's VPN may drop).
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = builder.master(chosen)
     builder = (
         builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
@@ -111,6 +120,12 @@ def get_spark(
     jars = [] if submitted else jar_paths()
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
+    if any(Path(jar).name.startswith(GCS_CONNECTOR_JAR_PREFIX) for jar in jars):
+        # Hadoop finds file systems with a ServiceLoader on the system class loader, which does not see
+        # spark.jars: name the connector's classes so that gs:// lakes work locally as on Dataproc.
+        builder = builder.config("spark.hadoop.fs.gs.impl", GCS_FILE_SYSTEM).config(
+            "spark.hadoop.fs.AbstractFileSystem.gs.impl", GCS_ABSTRACT_FILE_SYSTEM
+        )
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

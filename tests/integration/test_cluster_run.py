@@ -1,7 +1,7 @@
 """The whole pipeline on a real multi-process Spark standalone cluster equals a local run.
 
 A master and two single-core workers are started on 127.0.0.1 from the installed
-pyspark; the pipeline is spark-submitted to them with the packaged code
+pyspark; the pipeline is spark-submitted to them with the wheel a user installs
 (``--py-files``) and the Maven-resolved jars (``--jars``). Code that only works in
 one JVM (driver-side state, closures over unserializable objects, local-only
 paths) fails here. The cluster processes are stopped at the end, whatever happens.
@@ -17,11 +17,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import build_wheel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -144,14 +144,6 @@ def _config(tmp: Path, sample_dir: Path) -> Path:
     return config
 
 
-def _package(tmp: Path) -> Path:
-    archive = tmp / "journeylake.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((PROJECT / "lib" / "journeylake").rglob("*.py")):
-            zf.write(path, path.relative_to(PROJECT / "lib"))
-    return archive
-
-
 def _comparable(frame: DataFrame) -> DataFrame:
     kept = [c for c in frame.columns if c not in RUN_COLUMNS]
     return frame.select(
@@ -192,7 +184,7 @@ def test_cluster_run_equals_local_run(spark: SparkSession, cluster: tuple[str, s
             "--deploy-mode",
             "client",
             "--py-files",
-            str(_package(tmp_path)),
+            str(build_wheel(tmp_path / "dist")),
             "--jars",
             ",".join(jar_paths()),
             "--conf",

@@ -9,6 +9,9 @@ tables are compared with each person named by the smallest node key of its ident
 person and start. Columns that say which run wrote a row (``updated_run_id``, ``active_runs``, ingest batch ids
 and times) are left out. History tables (identity merges and audit, meta) and bronze batch ids differ by design.
 
+The one-shot lake of the generated sample is on GCS (the GCS connector against a local GCS emulator) and the
+daily one local, so the comparison also says that a gs:// lake gives what a local lake gives.
+
 Two worlds: the generated sample (every source: GA4, ad touchpoints and cost, competitor exposures, backend), split
 into daily files, and four days of the real GA4 export in ../shared, read in place.
 """
@@ -32,7 +35,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from journeylake import cli
+from journeylake.io import lake as lake_files
 from journeylake.io.delta import table_path
+from journeylake.io.runs import lock_uri, run_lock
 from journeylake.sample import SampleParams, generate_world
 from journeylake.schemas.catalog import CATALOG
 
@@ -74,7 +79,7 @@ DAILY_SOURCES = (
 )
 
 
-def run_command(lake: Path, *flags: str) -> int:
+def run_command(lake: str | Path, *flags: str) -> int:
     """``journeylake run`` in this process (the shared session), as ``make run`` invokes it."""
     return cli.main(["run", "--lake", str(lake), *flags])
 
@@ -130,12 +135,12 @@ def stage_sample_days(sample: Path, inputs: Path, through: date) -> None:
 # ---- normalized current state ----------------------------------------------------------------------------------
 
 
-def _read(spark: SparkSession, lake: Path, name: str) -> DataFrame:
+def _read(spark: SparkSession, lake: str | Path, name: str) -> DataFrame:
     layer, table = name.split(".")
     return spark.read.format("delta").load(table_path(str(lake), layer, table))
 
 
-def current_state(spark: SparkSession, lake: Path) -> dict[str, DataFrame]:
+def current_state(spark: SparkSession, lake: str | Path) -> dict[str, DataFrame]:
     """COMPARED tables with people and journeys named by what defines them, not by the ids history gave them."""
     person = (
         _read(spark, lake, "silver.identity_map")
@@ -175,17 +180,41 @@ def current_state(spark: SparkSession, lake: Path) -> dict[str, DataFrame]:
     return tables
 
 
-def assert_same_state(spark: SparkSession, daily: Path, one_shot: Path) -> None:
+def state_digests(spark: SparkSession, lake: str | Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent sum of 64-bit row hashes of each compared table: equal digests mean
+    equal tables (but for a hash collision), checked in one pass per table (row by row takes two shuffles each)."""
+    digests = {}
+    for name, frame in current_state(spark, lake).items():
+        columns = [
+            F.col(f.name).cast("string") if isinstance(f.dataType, T.MapType) else F.col(f.name)
+            for f in frame.schema.fields
+        ]
+        row = (
+            frame.select(F.xxhash64(*columns).cast("decimal(38,0)").alias("_hash"))
+            .agg(F.count("*").alias("rows"), F.coalesce(F.sum("_hash"), F.lit(0)).alias("hash_sum"))
+            .first()
+        )
+        assert row is not None
+        digests[name] = (int(row["rows"]), int(row["hash_sum"]))
+    return digests
+
+
+def assert_same_state(spark: SparkSession, daily: str | Path, one_shot: str | Path) -> None:
+    """Equal digests per table; where they differ, the rows missing and extra are counted and shown."""
+    expected_digests, actual_digests = state_digests(spark, one_shot), state_digests(spark, daily)
+    differing = [name for name in COMPARED if expected_digests[name] != actual_digests[name]]
+    if not differing:
+        return
     expected, actual = current_state(spark, one_shot), current_state(spark, daily)
     differences = {}
-    for name in COMPARED:
+    for name in differing:
         missing = expected[name].exceptAll(actual[name])
         extra = actual[name].exceptAll(expected[name])
         counts = (missing.count(), extra.count())
-        if counts != (0, 0):
-            differences[name] = (counts, [r.asDict() for r in missing.limit(2).collect()], extra.limit(2).collect())
-    assert not differences, "daily runs differ from one run (missing, extra):\n" + "\n".join(
-        f"{name}: {detail}" for name, detail in differences.items()
+        differences[name] = (counts, [r.asDict() for r in missing.limit(2).collect()], extra.limit(2).collect())
+    raise AssertionError(
+        "daily runs differ from one run (missing, extra):\n"
+        + "\n".join(f"{name}: {detail}" for name, detail in differences.items())
     )
 
 
@@ -198,14 +227,18 @@ def _run_statuses(spark: SparkSession, lake: Path) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def sample_runs(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+def sample_runs(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, gcs_bucket: str
+) -> Iterator[dict[str, object]]:
+    """The one-shot run writes its lake to GCS (the connector against a local emulator), the daily runs to a
+    local folder: their equality says both that the cadence and that the store change nothing."""
     root = tmp_path_factory.mktemp("daily")
     sample = root / "sample"
     params = SampleParams(seed=SEED, scale=SCALE)
     generate_world(sample, params)
     flags = ["--sample-seed", str(SEED), "--sample-scale", str(SCALE)]
 
-    one_shot = root / "one_shot_lake"
+    one_shot = f"{gcs_bucket}/one_shot_lake"
     stage_sample_days(sample, root / "all_inputs", LAST_DAY)
     one_shot_code = run_command(one_shot, "--sample-dir", str(root / "all_inputs"), *flags)
 
@@ -213,7 +246,14 @@ def sample_runs(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -
     for days in range(FIRST_RUN_DAYS, SAMPLE_DAYS + 1):
         stage_sample_days(sample, inputs, FIRST_DAY + timedelta(days=days - 1))
         codes.append(run_command(daily, "--sample-dir", str(inputs), *flags))
-    yield {"one_shot": one_shot, "one_shot_code": one_shot_code, "daily": daily, "codes": codes, "root": root}
+    yield {
+        "one_shot": one_shot,
+        "one_shot_code": one_shot_code,
+        "daily": daily,
+        "codes": codes,
+        "root": root,
+        "flags": ["--sample-dir", str(root / "all_inputs"), *flags],
+    }
 
 
 def test_every_daily_run_exits_0_with_validation_on(spark: SparkSession, sample_runs: dict) -> None:
@@ -257,6 +297,50 @@ def test_the_run_report_lands_under_the_lake(sample_runs: dict) -> None:
     reports = Path(sample_runs["daily"]) / "reports"
     assert (reports / "run" / "index.html").is_file()
     assert (reports / "expectations" / "index.html").is_file()
+
+
+# ---- a lake on GCS --------------------------------------------------------------------------------------------
+
+
+def _table_version(spark: SparkSession, lake: str, name: str) -> int:
+    layer, table = name.split(".")
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{table_path(lake, layer, table)}`")
+    return int(history.agg(F.max("version")).first()[0])
+
+
+def test_a_lake_on_gcs_holds_its_reports_and_a_rerun_changes_nothing(
+    spark: SparkSession, sample_runs: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one-shot lake is on GCS (``--lake gs://...``); its tables equal the local daily lake's (above)."""
+    lake, flags = sample_runs["one_shot"], sample_runs["flags"]
+    assert lake.startswith("gs://")
+    for report in ("run", "expectations"):
+        assert lake_files.exists(spark, f"{lake}/reports/{report}/index.html"), report
+    assert not lake_files.exists(spark, lock_uri(lake)), "the run left its lock behind"
+
+    # A rerun over the same input: it exits 0, reads no new input, and no table's content changes.
+    keyed = ("bronze.events", "silver.identity_map", "silver.sessions", "gold.user_journeys")
+    versions = {name: _table_version(spark, lake, name) for name in keyed}
+    digests = state_digests(spark, lake)
+    assert run_command(lake, *flags) == 0
+    assert {name: _table_version(spark, lake, name) for name in keyed} == versions
+    assert state_digests(spark, lake) == digests
+
+    # Another run holds the lake: a second run stops at once, names the holder and touches nothing.
+    capsys.readouterr()
+    with run_lock(spark, lake, "the-other-run"):
+        assert run_command(lake, *flags) == cli.EXIT_NOT_STARTED
+    err = capsys.readouterr().err
+    assert "pipeline NOT started" in err and "locked by run the-other-run" in err, err
+    assert {name: _table_version(spark, lake, name) for name in keyed} == versions
+
+
+def test_the_gcs_lock_lets_exactly_one_of_two_writers_create_it(spark: SparkSession, gcs_bucket: str) -> None:
+    """Create-if-absent on GCS is a generation precondition (ifGenerationMatch=0): the second create fails."""
+    uri = f"{gcs_bucket}/lock-race/_run.lock"
+    assert lake_files.create_exclusive(spark, uri, "first") is True
+    assert lake_files.create_exclusive(spark, uri, "second") is False
+    assert lake_files.read_text(spark, uri) == "first"
 
 
 # ---- the real GA4 days -----------------------------------------------------------------------------------------

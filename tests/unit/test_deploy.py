@@ -94,6 +94,10 @@ def test_dataproc_workflow_steps_run_existing_jobs_in_pipeline_order() -> None:
         assert job["pythonFileUris"] == [f"{prefix}journeylake.zip"], step_id
         assert "delta-spark_4.1_2.13" in job["properties"]["spark.jars.packages"], step_id
         assert job["args"][0] == "--lake", step_id
+        # Secrets come from Secret Manager through the credential provider, never from the workflow.
+        properties = job["properties"]
+        assert properties["spark.hadoop.hadoop.security.credential.provider.path"].startswith("gsm://"), step_id
+        assert not [k for k in properties if "SALT" in k.upper() or "PASSWORD" in k.upper()], step_id
     for stage, job_file in STAGE_JOBS.items():
         assert steps[stage]["pysparkJob"]["mainPythonFileUri"] == prefix + job_file
     _assert_pipeline_order(_order({k: s.get("prerequisiteStepIds", []) for k, s in steps.items()}))

@@ -11,7 +11,6 @@ The password is read only from the environment variable named by
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from journeylake.config import BackendConfig, validate_identifier
+from journeylake.io.secrets import read_secret
 from journeylake.schemas.sources import (
     BACKEND_ORDER_ITEMS_SCHEMA,
     BACKEND_ORDERS_SCHEMA,
@@ -46,12 +46,13 @@ class BackendConfigError(RuntimeError):
     """The backend connection is configured incompletely."""
 
 
-def jdbc_properties(config: BackendConfig) -> dict[str, str]:
-    password = os.environ.get(config.password_env)
+def jdbc_properties(config: BackendConfig, spark: SparkSession | None = None) -> dict[str, str]:
+    password, _ = read_secret(spark, config.password_env, config.password_secret)
     if password is None:
         raise BackendConfigError(
-            f"backend.jdbc_url is set but the password variable {config.password_env} is not; "
-            "export it (the password is never read from files)"
+            f"backend.jdbc_url is set but the password is neither in the variable {config.password_env} nor "
+            f"under the alias {config.password_secret} of a Hadoop credential provider (the password is never "
+            "read from config files)"
         )
     return {
         "user": config.user,
@@ -70,7 +71,7 @@ def read_backend_table_jdbc(spark: SparkSession, config: BackendConfig, table: B
     """Read one table with ``num_partitions`` parallel range reads on its integer id."""
     name = validate_identifier(table.name, "backend table")
     id_column = validate_identifier(table.id_column, "backend id column")
-    properties = jdbc_properties(config)
+    properties = jdbc_properties(config, spark)
     bounds = spark.read.jdbc(
         config.jdbc_url,
         f"(SELECT MIN({id_column}) AS lo, MAX({id_column}) AS hi FROM {name}) AS bounds",

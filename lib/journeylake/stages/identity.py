@@ -103,7 +103,7 @@ def run(context: RunContext) -> StageResult:
         observations = _cut(observations)
         nodes = _cut(identity.combine_nodes(previous_map, identity.build_identity_nodes(observations)))
         identity.check_key_collisions(nodes)
-        salt, _ = pii_salt(context.config)
+        salt, _ = pii_salt(context.config, context.spark)
         guarded = identity.guard_edges(
             identity.combine_edges(previous_edges, identity.build_identity_edges(observations)),
             config,

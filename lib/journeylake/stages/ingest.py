@@ -26,7 +26,6 @@ Accounting: for every source, input rows = accepted + exact duplicates removed
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from journeylake import ingest
 from journeylake.config import ConfigError, PipelineConfig
 from journeylake.io.delta import INSERT, merge_table, table_path
 from journeylake.io.lake import join_uri
+from journeylake.io.secrets import read_secret
 from journeylake.io.sources import (
     GA4_SUFFIXES,
     JSON_SUFFIXES,
@@ -95,22 +95,24 @@ class DefaultSaltRefusedError(ConfigError):
     """PII would be hashed with the built-in salt on real data: anyone could recompute the hashes."""
 
 
-def pii_salt(config: PipelineConfig) -> tuple[str, bool]:
-    """(salt, from_environment): the variable named by ``[ingest].pii_salt_env``, else the built-in default.
+def pii_salt(config: PipelineConfig, spark: SparkSession | None = None) -> tuple[str, str]:
+    """(salt, where it came from; "" for the default): the variable named by ``[ingest].pii_salt_env``, else the alias
+    ``[ingest].pii_salt_secret`` of the session's Hadoop credential providers, else the built-in default.
 
     The default is only for the generated sample: on any other input (``[input].ga4_dir``) it is refused with
     :class:`DefaultSaltRefusedError`, unless ``[ingest].allow_default_pii_salt = true`` says so in so many words.
     """
-    value = os.environ.get(config.ingest.pii_salt_env)
+    value, source = read_secret(spark, config.ingest.pii_salt_env, config.ingest.pii_salt_secret)
     if value:
-        return value, True
+        return value, source
     if config.input.ga4_dir and not config.ingest.allow_default_pii_salt:
         raise DefaultSaltRefusedError(
             f"refusing to hash e-mails and phones of {config.input.ga4_dir} with the built-in default salt "
             f"(anyone could recompute the hashes): set the environment variable {config.ingest.pii_salt_env} "
-            "to a secret salt, or set [ingest].allow_default_pii_salt = true to accept the default"
+            f"(or the credential-provider alias {config.ingest.pii_salt_secret}) to a secret salt, or set "
+            "[ingest].allow_default_pii_salt = true to accept the default"
         )
-    return config.ingest.pii_salt_default, False
+    return config.ingest.pii_salt_default, ""
 
 
 def input_folders(config: PipelineConfig) -> dict[str, str]:
@@ -280,7 +282,7 @@ def run(context: RunContext) -> StageResult:
     result = StageResult(stage=STAGE)
     with timed(result):
         spark = context.spark
-        salt, salt_from_env = pii_salt(context.config)
+        salt, salt_source = pii_salt(context.config, context.spark)
         ingested_at = now_utc()
         folders = input_folders(context.config)
         files, absent = _selected_files(spark, context, folders)
@@ -330,7 +332,7 @@ def run(context: RunContext) -> StageResult:
                 spark, ingest.ingest_file_rows(listed, per_file_rows, context.run_id, ingested_at), context.lake
             )
 
-        _fill_result(result, per_source, absent, files, salt_from_env, context)
+        _fill_result(result, per_source, absent, files, salt_source, context)
     return result
 
 
@@ -339,7 +341,7 @@ def _fill_result(
     per_source: dict[str, SourceCounts],
     absent: set[str],
     files: list[tuple[str, str, int, datetime]],
-    salt_from_env: bool,
+    salt_source: str,
     context: RunContext,
 ) -> None:
     by_reason: Counter[str] = Counter()
@@ -355,7 +357,7 @@ def _fill_result(
             "sources": {name: counts.as_dict() for name, counts in per_source.items()},
             "absent_sources": sorted(absent),
             "files_read": len(files),
-            "pii_salt": "environment" if salt_from_env else f"default (set {context.config.ingest.pii_salt_env})",
+            "pii_salt": salt_source or f"default (set {context.config.ingest.pii_salt_env})",
         }
     )
     for name, counts in per_source.items():
