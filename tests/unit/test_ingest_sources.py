@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from journeylake import ingest
 from journeylake.ingest import EventLimits
+from journeylake.io.backend import BACKEND_TABLES, read_backend_table_files
 from journeylake.io.sources import LISTED_FILES_SCHEMA, list_input_files, read_ga4_export
 from journeylake.schemas.bronze import BRONZE_AD_TOUCHPOINTS_SCHEMA, INGEST_FILES_SCHEMA
 from journeylake.schemas.sources import AD_TOUCHPOINTS_SCHEMA
@@ -188,3 +189,20 @@ def test_watermark_rows_count_every_read_file(spark: SparkSession) -> None:
         ("file:/g/a.parquet", 7, RUN_ID),
         ("file:/g/empty.parquet", 0, RUN_ID),
     ]
+
+
+def test_backend_files_are_found_through_the_lake_listing(spark: SparkSession, tmp_path: Path) -> None:
+    """The sample's backend tables are read from any store (listed through Hadoop, so a file: URI works like a
+    gs:// one); an absent table is None, marker files are skipped."""
+    users = BACKEND_TABLES[0]
+    assert read_backend_table_files(spark, str(tmp_path), users) is None
+    folder = tmp_path / "backend" / users.name
+    folder.mkdir(parents=True)
+    (folder / "_SUCCESS").write_text("")
+    assert read_backend_table_files(spark, tmp_path.as_uri(), users) is None
+    row = {f.name: None for f in users.schema.fields} | {"user_id": 7}
+    spark.createDataFrame([row], users.schema).write.parquet(str(folder / "part"))
+    frame = read_backend_table_files(spark, tmp_path.as_uri(), users)
+    assert frame is not None
+    assert frame.schema.simpleString() == users.schema.simpleString()
+    assert [r["user_id"] for r in frame.collect()] == [7]

@@ -12,12 +12,12 @@ The password is read only from the environment variable named by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from journeylake.config import BackendConfig, validate_identifier
+from journeylake.io.lake import join_uri, list_files
 from journeylake.io.secrets import read_secret
 from journeylake.schemas.sources import (
     BACKEND_ORDER_ITEMS_SCHEMA,
@@ -94,10 +94,10 @@ def read_backend_table_jdbc(spark: SparkSession, config: BackendConfig, table: B
 
 def read_backend_table_files(spark: SparkSession, sample_dir: str, table: BackendTable) -> DataFrame | None:
     """The generated backend table, or None when the folder is absent (real GA4 runs have no backend)."""
-    folder = Path(sample_dir) / "backend" / table.name
-    if not folder.is_dir() or not any(folder.glob("*.parquet")):
+    files = [uri for uri, _, _ in list_files(spark, join_uri(sample_dir, "backend", table.name), (".parquet",))]
+    if not files:
         return None
-    return _conform(spark.read.schema(table.schema).parquet(str(folder)), table.schema)
+    return _conform(spark.read.schema(table.schema).parquet(*files), table.schema)
 
 
 def read_backend(spark: SparkSession, config: BackendConfig, sample_dir: str) -> dict[str, DataFrame]:

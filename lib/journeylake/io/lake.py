@@ -14,8 +14,9 @@ import posixpath
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -124,6 +125,32 @@ def read_text(spark: SparkSession, uri: str) -> str | None:
         return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
     finally:
         stream.close()
+
+
+def _hidden(path: str, root: str) -> bool:
+    relative = path[len(root) :] if path.startswith(root) else path.rsplit("/", 1)[-1]
+    return any(part.startswith(("_", ".")) for part in relative.split("/") if part)
+
+
+def list_files(spark: SparkSession, root: str, suffixes: Sequence[str]) -> list[tuple[str, int, datetime]]:
+    """(uri, size, modification time) of the files under ``root`` (recursively) ending in ``suffixes``, sorted;
+    empty when ``root`` does not exist. Through Hadoop's FileSystem API on the driver, so on any store. Like
+    Spark's file sources, names starting with ``_`` or ``.`` are skipped at every level."""
+    fs, path = _hadoop(spark, root)
+    if not fs.exists(path):
+        return []
+    qualified = str(fs.makeQualified(path).toString()).rstrip("/")
+    wanted = tuple(s.lower() for s in suffixes)
+    found = []
+    files = fs.listFiles(path, True)
+    while files.hasNext():
+        status = files.next()
+        name = str(status.getPath().toString())
+        if name.lower().endswith(wanted) and not _hidden(name, qualified):
+            # Time-zone aware: Spark would read a naive datetime in the Python process's local zone.
+            modified = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
+            found.append((name, int(status.getLen()), modified))
+    return sorted(found)
 
 
 def create_exclusive(spark: SparkSession, uri: str, text: str) -> bool:

@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from journeylake.io.delta import merge_table, read_table_or_empty, table_exists, table_path
+from journeylake.io.lake import list_files
 from journeylake.schemas.bronze import INGEST_FILES_SCHEMA
 from journeylake.schemas.catalog import CATALOG
 from journeylake.schemas.ga4 import GA4_EXPORT_SCHEMA
@@ -57,35 +58,9 @@ def list_input_files(spark: SparkSession, source: str, root: str, suffixes: Sequ
     (``_SUCCESS``, ``.crc``, ``_temporary/``) are skipped at every level.
     """
     return spark.createDataFrame(
-        [(source, path, size, modified) for path, size, modified in _listing(spark, root, suffixes)],
+        [(source, path, size, modified) for path, size, modified in list_files(spark, root, suffixes)],
         LISTED_FILES_SCHEMA,
     )
-
-
-def _hidden(path: str, root: str) -> bool:
-    relative = path[len(root) :] if path.startswith(root) else path.rsplit("/", 1)[-1]
-    return any(part.startswith(("_", ".")) for part in relative.split("/") if part)
-
-
-def _listing(spark: SparkSession, root: str, suffixes: Sequence[str]) -> list[tuple[str, int, datetime]]:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None, "listing input files needs the JVM gateway"
-    path = jvm.org.apache.hadoop.fs.Path(root)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(path):
-        return []
-    qualified = str(fs.makeQualified(path).toString()).rstrip("/")
-    wanted = tuple(s.lower() for s in suffixes)
-    found = []
-    files = fs.listFiles(path, True)
-    while files.hasNext():
-        status = files.next()
-        name = str(status.getPath().toString())
-        if name.lower().endswith(wanted) and not _hidden(name, qualified):
-            # Time-zone aware: Spark would read a naive datetime in the Python process's local zone.
-            modified = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
-            found.append((name, int(status.getLen()), modified))
-    return sorted(found)
 
 
 class UnreadableInputError(RuntimeError):
